@@ -1,0 +1,285 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/*
+ * All process objects share one fallback vtable and a node enumerator:
+ * creating or dropping an object costs a hash map insert or remove, no
+ * registration with sd-bus.
+ */
+
+#include "bus-process.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bus-errors.h"
+#include "child.h"
+#include "client.h"
+#include "manager.h"
+#include "util/log.h"
+#include "util/strv.h"
+
+static int property_get_argv(sd_bus *bus, const char *path, const char *interface, const char *property,
+                             sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Child *c = userdata;
+        return sd_bus_message_append_strv(reply, c->argv);
+}
+
+static int property_get_description(sd_bus *bus, const char *path, const char *interface,
+                                    const char *property, sd_bus_message *reply, void *userdata,
+                                    sd_bus_error *error) {
+        return sd_bus_message_append_basic(reply, 's', child_description(userdata));
+}
+
+static int property_get_owner(sd_bus *bus, const char *path, const char *interface, const char *property,
+                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Child *c = userdata;
+        return sd_bus_message_append_basic(reply, 's', c->owner_name);
+}
+
+static int property_get_state(sd_bus *bus, const char *path, const char *interface, const char *property,
+                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Child *c = userdata;
+        return sd_bus_message_append_basic(reply, 's', child_state_to_string(c->state));
+}
+
+static int property_get_flag(sd_bus *bus, const char *path, const char *interface, const char *property,
+                             sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Child *c = userdata;
+        int b;
+
+        /* C bool is one byte, D-Bus 'b' is four: no offsetof() getters for these. */
+        if (strcmp(property, "Adopted") == 0)
+                b = c->adopted;
+        else if (strcmp(property, "WatchBus") == 0)
+                b = c->watch_bus;
+        else
+                b = c->kill_on_release;
+        return sd_bus_message_append_basic(reply, 'b', &b);
+}
+
+/* Only the owner's uid, or root, may change a process's fate. */
+static int check_owner(Child *c, sd_bus_message *m, sd_bus_error *error) {
+        Client *client;
+        int r;
+
+        const char *sender = sd_bus_message_get_sender(m);
+        if (sender && strcmp(sender, c->owner_name) == 0)
+                return 0;
+
+        r = client_get(c->manager, m, &client);
+        if (r < 0)
+                return r;
+        if (client->uid == 0 || client->uid == c->owner_uid)
+                return 0;
+        return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED, "Process %" PRIu64 " is not yours.", c->id);
+}
+
+static int not_running(Child *c, sd_bus_error *error) {
+        return sd_bus_error_setf(error, CW_ERROR_NOT_RUNNING, "Process %" PRIu64 " has ended (%s).", c->id,
+                                 child_state_to_string(c->state));
+}
+
+static int method_send_signal(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Child *c = userdata;
+        int sig, process_group, r;
+
+        r = sd_bus_message_read(m, "ib", &sig, &process_group);
+        if (r < 0)
+                return r;
+        if (sig < 1 || sig > SIGRTMAX)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "Signal number %i is out of range 1...%i.", sig, SIGRTMAX);
+        r = check_owner(c, m, error);
+        if (r < 0)
+                return r;
+
+        r = child_send_signal(c, sig, process_group);
+        if (r == -ESRCH)
+                return not_running(c, error);
+        if (r == -ENOTTY)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "Process %" PRIu64 " does not lead a process group "
+                                         "(spawn it with new-session).", c->id);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+static int method_kill(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Child *c = userdata;
+        uint64_t timeout;
+        int r;
+
+        r = sd_bus_message_read(m, "t", &timeout);
+        if (r < 0)
+                return r;
+        r = check_owner(c, m, error);
+        if (r < 0)
+                return r;
+
+        if (!child_is_running(c))
+                return bus_process_reply_end(c, m);
+
+        r = child_add_waiter(c, m);
+        if (r == -EUSERS)
+                return sd_bus_error_setf(error, CW_ERROR_LIMIT_EXCEEDED,
+                                         "Too many calls are waiting for process %" PRIu64 ".", c->id);
+        if (r < 0)
+                return r;
+        r = child_kill(c, timeout);
+        if (r < 0 && r != -ESRCH)
+                log_warning("Cannot signal process %d: %s", (int) c->pid, strerror(-r));
+        return 1; /* answered when it has ended */
+}
+
+static int method_wait(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Child *c = userdata;
+        int r;
+
+        r = child_add_waiter(c, m);
+        if (r == -EUSERS)
+                return sd_bus_error_setf(error, CW_ERROR_LIMIT_EXCEEDED,
+                                         "Too many calls are waiting for process %" PRIu64 ".", c->id);
+        if (r < 0)
+                return r;
+        return 1;
+}
+
+static int method_get_pidfd(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Child *c = userdata;
+        int r;
+
+        r = check_owner(c, m, error);
+        if (r < 0)
+                return r;
+        int fd = child_pidfd(c);
+        if (!child_is_running(c) || fd < 0)
+                return not_running(c, error);
+        /* sd-bus duplicates the fd into the reply. */
+        return sd_bus_reply_method_return(m, "h", fd);
+}
+
+static int method_release(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Child *c = userdata;
+        int r;
+
+        r = check_owner(c, m, error);
+        if (r < 0)
+                return r;
+        /* Reply first: the object (and c) may be gone after child_release(). */
+        r = sd_bus_reply_method_return(m, NULL);
+        if (r < 0)
+                return r;
+        child_release(c);
+        return 1;
+}
+
+static const sd_bus_vtable process_vtable[] = {
+        SD_BUS_VTABLE_START(SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_PROPERTY("Id", "t", NULL, offsetof(Child, id), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Pid", "u", NULL, offsetof(Child, pid), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Argv", "as", property_get_argv, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Description", "s", property_get_description, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Owner", "s", property_get_owner, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("OwnerUid", "u", NULL, offsetof(Child, owner_uid), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Uid", "u", NULL, offsetof(Child, uid), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Adopted", "b", property_get_flag, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("State", "s", property_get_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("ExitStatus", "i", NULL, offsetof(Child, exit_status), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("StartTimestamp", "t", NULL, offsetof(Child, start_usec), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("ExitTimestamp", "t", NULL, offsetof(Child, exit_usec), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("WatchBus", "b", property_get_flag, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("KillOnRelease", "b", property_get_flag, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_SIGNAL_WITH_ARGS("StateChanged", SD_BUS_ARGS("s", event, "i", status), 0),
+        SD_BUS_METHOD_WITH_ARGS("SendSignal", SD_BUS_ARGS("i", signal, "b", process_group), SD_BUS_NO_RESULT,
+                                method_send_signal, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Kill", SD_BUS_ARGS("t", timeout_usec), SD_BUS_RESULT("s", state, "i", status),
+                                method_kill, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Wait", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", state, "i", status), method_wait,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetPidfd", SD_BUS_NO_ARGS, SD_BUS_RESULT("h", pidfd), method_get_pidfd,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Release", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_release,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_VTABLE_END
+};
+
+static int process_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **ret_found,
+                        sd_bus_error *error) {
+        Manager *m = userdata;
+        Child *c = manager_get_child_by_id(m, child_id_from_path(path));
+
+        if (!c)
+                return 0;
+        *ret_found = c;
+        return 1;
+}
+
+static int process_enumerate(sd_bus *bus, const char *prefix, void *userdata, char ***ret_nodes,
+                             sd_bus_error *error) {
+        Manager *m = userdata;
+        size_t n = 0;
+        Child *c;
+
+        char **l = calloc(hashmap_size(&m->children_by_id) + 1, sizeof(char *));
+        if (!l)
+                return -ENOMEM;
+        HASHMAP_FOREACH(c, &m->children_by_id, i) {
+                char buf[CHILD_PATH_MAX];
+                l[n] = strdup(child_object_path(c, buf));
+                if (!l[n]) {
+                        strv_free(l);
+                        return -ENOMEM;
+                }
+                n++;
+        }
+        *ret_nodes = l;
+        return 0;
+}
+
+int bus_process_register(Manager *m) {
+        int r;
+
+        r = sd_bus_add_fallback_vtable(m->bus, NULL, CHILD_PATH_PREFIX, CW_PROCESS_INTERFACE, process_vtable,
+                                       process_find, m);
+        if (r < 0)
+                return r;
+        return sd_bus_add_node_enumerator(m->bus, NULL, CHILD_PATH_PREFIX, process_enumerate, m);
+}
+
+void bus_process_emit_added(Child *c) {
+        char buf[CHILD_PATH_MAX];
+        int r = sd_bus_emit_object_added(c->manager->bus, child_object_path(c, buf));
+        if (r < 0)
+                log_debug("Cannot announce %s: %s", buf, strerror(-r));
+}
+
+void bus_process_emit_removed(Child *c) {
+        char buf[CHILD_PATH_MAX];
+        int r = sd_bus_emit_object_removed(c->manager->bus, child_object_path(c, buf));
+        if (r < 0)
+                log_debug("Cannot announce the removal of %s: %s", buf, strerror(-r));
+}
+
+void bus_process_emit_state_changed(Child *c, ChildEvent event, int status) {
+        char buf[CHILD_PATH_MAX];
+        int r = sd_bus_emit_signal(c->manager->bus, child_object_path(c, buf), CW_PROCESS_INTERFACE,
+                                   "StateChanged", "si", child_event_to_string(event), status);
+        if (r < 0)
+                log_warning("Cannot send StateChanged for %s: %s", buf, strerror(-r));
+}
+
+void bus_process_emit_properties_changed(Child *c) {
+        char buf[CHILD_PATH_MAX];
+        int r = sd_bus_emit_properties_changed(c->manager->bus, child_object_path(c, buf), CW_PROCESS_INTERFACE,
+                                               "State", "ExitStatus", "ExitTimestamp", NULL);
+        if (r < 0)
+                log_warning("Cannot send PropertiesChanged for %s: %s", buf, strerror(-r));
+}
+
+int bus_process_reply_end(Child *c, sd_bus_message *m) {
+        return sd_bus_reply_method_return(m, "si", child_state_to_string(c->state), c->exit_status);
+}

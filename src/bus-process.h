@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* org.childwatch.ChildWatch1.Process: the fallback vtable of all process objects and their signals. */
+
+#include <systemd/sd-bus.h>
+
+#include "child-state.h"
+
+typedef struct Manager Manager;
+typedef struct Child Child;
+
+int bus_process_register(Manager *m);
+
+void bus_process_emit_added(Child *c);
+void bus_process_emit_removed(Child *c);
+void bus_process_emit_properties_changed(Child *c);
+void bus_process_emit_state_changed(Child *c, ChildEvent event, int status);
+/* Sends the (State, ExitStatus) reply that Wait and Kill give. */
+int bus_process_reply_end(Child *c, sd_bus_message *m);

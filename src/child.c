@@ -1,0 +1,480 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/*
+ * A child is watched through an exit-only sd-event child source, which
+ * sd-event 252 puts into epoll on the child's pidfd: its exit costs O(1)
+ * whatever the number of children. Stop/continue reports come through the
+ * manager's own SIGCHLD path (see manager.c) for the same reason.
+ */
+
+#include "child.h"
+
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "bus-errors.h"
+#include "bus-process.h"
+#include "client.h"
+#include "manager.h"
+#include "spawner.h"
+#include "util/env.h"
+#include "util/log.h"
+#include "util/missing.h"
+#include "util/strv.h"
+
+static uint64_t now_usec(clockid_t clock) {
+        struct timespec ts;
+        (void) clock_gettime(clock, &ts);
+        return (uint64_t) ts.tv_sec * UINT64_C(1000000) + (uint64_t) ts.tv_nsec / 1000;
+}
+
+const char *child_object_path(const Child *c, char *buf) {
+        (void) snprintf(buf, CHILD_PATH_MAX, CHILD_PATH_PREFIX "/%" PRIu64, c->id);
+        return buf;
+}
+
+uint64_t child_id_from_path(const char *path) {
+        static const char prefix[] = CHILD_PATH_PREFIX "/";
+        uint64_t id = 0;
+
+        if (strncmp(path, prefix, sizeof(prefix) - 1) != 0)
+                return 0;
+        path += sizeof(prefix) - 1;
+        if (*path < '1' || *path > '9') /* no empty id, no leading zeros: one path per object */
+                return 0;
+        for (; *path; path++) {
+                if (*path < '0' || *path > '9')
+                        return 0;
+                if (id > (UINT64_MAX - 9) / 10)
+                        return 0;
+                id = id * 10 + (uint64_t) (*path - '0');
+        }
+        return id;
+}
+
+const char *child_description(Child *c) {
+        if (!c->description)
+                c->description = strv_join(c->argv, " ");
+        return c->description ?: "";
+}
+
+int child_pidfd(Child *c) {
+        return c->child_source ? sd_event_source_get_child_pidfd(c->child_source) : -ESRCH;
+}
+
+/* Copies a strv into one allocation: fewer allocations per child and one free(). */
+static char **strv_copy_compact(char * const *l) {
+        size_t n = strv_length(l), bytes = (n + 1) * sizeof(char *);
+        for (size_t i = 0; i < n; i++)
+                bytes += strlen(l[i]) + 1;
+
+        char **copy = malloc(bytes);
+        if (!copy)
+                return NULL;
+        char *p = (char *) (copy + n + 1);
+        for (size_t i = 0; i < n; i++) {
+                copy[i] = p;
+                p = stpcpy(p, l[i]) + 1;
+        }
+        copy[n] = NULL;
+        return copy;
+}
+
+Child *child_free(Child *c) {
+        if (!c)
+                return NULL;
+
+        if (c->manager) {
+                if (c->has_object)
+                        manager_remove_object(c->manager, c);
+                if (child_is_running(c) && c->pid > 0)
+                        manager_child_ended(c->manager, c);
+        }
+        if (c->owner)
+                client_remove_child(c->owner, c);
+
+        sd_event_source_disable_unref(c->kill_timer);
+        sd_event_source_disable_unref(c->linger_timer);
+        /* If the source owns the process (kill-on-release) this kills and reaps it;
+         * otherwise it only closes the pidfd and the process runs on. */
+        sd_event_source_unref(c->child_source);
+
+        for (unsigned i = 0; i < c->n_waiters; i++)
+                sd_bus_message_unref(c->waiters[i]);
+        free(c->waiters);
+        free(c->argv);
+        free(c->description);
+        free(c->owner_name);
+        free(c);
+        return NULL;
+}
+DEFINE_TRIVIAL_CLEANUP_FUNC(Child *, child_free);
+
+static int child_on_linger_end(sd_event_source *s, uint64_t usec, void *userdata) {
+        Child *c = userdata;
+        (void) s;
+        (void) usec;
+
+        c->linger_timer = sd_event_source_disable_unref(c->linger_timer);
+        child_release(c);
+        return 0;
+}
+
+static void child_start_linger(Child *c) {
+        Manager *m = c->manager;
+        int r;
+
+        if (c->linger_timer || !c->has_object)
+                return;
+        r = sd_event_add_time_relative(m->event, &c->linger_timer, CLOCK_MONOTONIC, m->linger_usec, 0,
+                                       child_on_linger_end, c);
+        if (r < 0) {
+                /* Without a timer the object would stay forever; better drop it now. */
+                log_warning("Cannot keep ended process %" PRIu64 " for its departed owner: %s",
+                            c->id, strerror(-r));
+                child_release(c);
+        }
+}
+
+static void child_reply_waiters(Child *c) {
+        for (unsigned i = 0; i < c->n_waiters; i++) {
+                int r = bus_process_reply_end(c, c->waiters[i]);
+                if (r < 0)
+                        log_debug("Cannot answer a waiter of process %" PRIu64 ": %s", c->id, strerror(-r));
+                c->waiters[i] = sd_bus_message_unref(c->waiters[i]);
+        }
+        free(c->waiters);
+        c->waiters = NULL;
+        c->n_waiters = 0;
+}
+
+void child_handle_event(Child *c, ChildEvent event, int status) {
+        bool terminal = child_event_is_terminal(event);
+
+        if (event < 0 || !child_state_apply(&c->state, &c->exit_status, event, status))
+                return;
+
+        if (terminal) {
+                c->exit_usec = now_usec(CLOCK_REALTIME);
+                c->kill_timer = sd_event_source_disable_unref(c->kill_timer);
+                manager_child_ended(c->manager, c);
+        }
+
+        if (c->has_object) {
+                if (terminal || (c->events & CHILD_EVENT_MASK(event)))
+                        bus_process_emit_state_changed(c, event, status);
+                bus_process_emit_properties_changed(c);
+        }
+
+        if (!terminal)
+                return;
+
+        child_reply_waiters(c);
+        if (!c->has_object)
+                child_free(c); /* released while running: nobody can ask about it any more */
+        else if (!c->owner)
+                child_start_linger(c);
+        manager_check_idle(c->manager);
+}
+
+static int child_on_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
+        Child *c = userdata;
+        siginfo_t info = *si, reaped = {};
+
+        /* Reap here rather than let sd-event do it after we return: whoever hears the
+         * terminal event must not find a zombie. sd-event's own waitid() on the pidfd
+         * then finds nothing, which it ignores. */
+        if (waitid(P_PIDFD, (id_t) sd_event_source_get_child_pidfd(s), &reaped, WEXITED | WNOHANG) >= 0 &&
+            reaped.si_pid > 0)
+                info = reaped;
+
+        /* The process is gone: drop the source (and with it the pidfd) now, not when the
+         * object goes away, so ended objects hold no descriptor. Safe inside the callback. */
+        (void) sd_event_source_set_child_process_own(s, false);
+        c->child_source = sd_event_source_unref(s);
+
+        child_handle_event(c, child_event_from_si_code(info.si_code), info.si_status);
+        return 0;
+}
+
+static int spawn_failure_to_error(const SpawnFailure *f, char * const *argv, const char *cwd,
+                                  sd_bus_error *error) {
+        const char *what = strerror(f->error);
+
+        switch (f->stage) {
+        case SPAWN_STAGE_EXEC:
+                return sd_bus_error_setf(error, CW_ERROR_SPAWN_FAILED, "execve(%s): %s", argv[0], what);
+        case SPAWN_STAGE_CHDIR:
+                return sd_bus_error_setf(error, CW_ERROR_SPAWN_FAILED, "chdir(%s): %s", cwd, what);
+        case SPAWN_STAGE_FDS:
+                return sd_bus_error_setf(error, CW_ERROR_SPAWN_FAILED, "Cannot set up file descriptors: %s",
+                                         what);
+        case SPAWN_STAGE_SESSION:
+                return sd_bus_error_setf(error, CW_ERROR_SPAWN_FAILED, "setsid(): %s", what);
+        case SPAWN_STAGE_CLONE:
+        default:
+                if (f->error == EAGAIN)
+                        return sd_bus_error_setf(error, CW_ERROR_SPAWN_FAILED,
+                                                 "clone3(): %s (process limit reached?)", what);
+                return sd_bus_error_setf(error, CW_ERROR_SPAWN_FAILED, "clone3(): %s", what);
+        }
+}
+
+static int child_start_watch(Child *c) {
+        int r;
+
+        /* sd_event_add_child() opens the pidfd itself (pidfd_open() on our unreaped child,
+         * which cannot race with pid reuse) and owns it. sd_event_add_child_pidfd() would
+         * have to parse /proc/self/fdinfo to learn the pid we already know (~20 µs). */
+        r = sd_event_add_child(c->manager->event, &c->child_source, c->pid, WEXITED, child_on_exit, c);
+        if (r < 0)
+                return r;
+        if (sd_event_source_get_child_pidfd(c->child_source) < 0)
+                return -EOPNOTSUPP; /* never signal by pid: it may be reused */
+        /* Until the child is fully set up, dropping the source must kill and reap it. */
+        r = sd_event_source_set_child_process_own(c->child_source, true);
+        if (r < 0)
+                return r;
+        return sd_event_source_set_enabled(c->child_source, SD_EVENT_ON);
+}
+
+int child_spawn(Manager *m, Client *owner, char * const *argv, const SpawnOptions *o, Child **ret,
+                sd_bus_error *error) {
+        _cleanup_(child_freep) Child *c = NULL;
+        _cleanup_free_ char **env = NULL;
+        int fds[3 + SPAWN_FDS_MAX];
+        unsigned targets[3 + SPAWN_FDS_MAX];
+        SpawnFailure failure = {};
+        pid_t pid = 0;
+        int r;
+
+        if (hashmap_size(&m->children_by_pid) >= m->max_processes)
+                return sd_bus_error_setf(error, CW_ERROR_LIMIT_EXCEEDED,
+                                         "Limit of %u running processes reached.", m->max_processes);
+
+        /* Everything that can fail for lack of memory happens before the program starts. */
+        c = calloc(1, sizeof(Child));
+        if (!c)
+                return -ENOMEM;
+        *c = (Child) {
+                .manager = m,
+                .uid = m->uid,
+                .owner_uid = owner->uid,
+                .watch_bus = o->watch_bus,
+                .kill_on_release = o->kill_on_release,
+                .events = o->events,
+                .kill_signal = o->kill_signal,
+                .kill_timeout_usec = o->kill_timeout_usec,
+                .state = CHILD_STATE_RUNNING,
+        };
+        c->argv = strv_copy_compact(argv);
+        c->owner_name = strdup(owner->name);
+        c->description = o->description ? strdup(o->description) : NULL;
+        if (!c->argv || !c->owner_name || (o->description && !c->description))
+                return -ENOMEM;
+
+        r = env_merge(o->clear_environment ? NULL : m->base_environment, o->unset_environment,
+                      o->environment, &env);
+        if (r < 0)
+                return r;
+
+        for (unsigned i = 0; i < 3; i++) {
+                fds[i] = o->stdio[i];
+                targets[i] = i;
+        }
+        for (unsigned i = 0; i < o->n_fds; i++) {
+                fds[3 + i] = o->fds[i].fd;
+                targets[3 + i] = o->fds[i].target;
+        }
+
+        const char *cwd = o->cwd ?: m->home ?: "/";
+        SpawnRequest req = {
+                .program = argv[0],
+                .argv = argv,
+                .envp = env,
+                .cwd = cwd,
+                .new_session = o->new_session,
+                .n_fds = 3 + o->n_fds,
+                .fds = fds,
+                .targets = targets,
+        };
+        r = spawner_spawn(m->spawner, &req, &pid, &failure);
+        if (r == -E2BIG)
+                return sd_bus_error_setf(error, CW_ERROR_LIMIT_EXCEEDED,
+                                         "Argument list and environment are too large.");
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "Cannot start %s: %m", argv[0]);
+        if (r > 0)
+                return spawn_failure_to_error(&failure, argv, cwd, error);
+
+        c->pid = pid;
+        c->pid_key = (uint64_t) pid;
+        c->start_usec = now_usec(CLOCK_REALTIME);
+
+        r = child_start_watch(c);
+        if (r < 0) {
+                /* No source took the child over: kill and reap it by hand. Its pid cannot
+                 * have been reused, it is our unreaped child. */
+                c->child_source = sd_event_source_unref(c->child_source);
+                (void) kill(pid, SIGKILL);
+                (void) waitid(P_PID, (id_t) pid, &(siginfo_t) {}, WEXITED);
+                c->pid = 0;
+                if (r == -EMFILE || r == -ENFILE)
+                        return sd_bus_error_setf(error, CW_ERROR_LIMIT_EXCEEDED,
+                                                 "Out of file descriptors: %s", strerror(-r));
+                return r;
+        }
+
+        c->id = ++m->next_id;
+        r = manager_add_child(m, c);
+        if (r < 0)
+                return r; /* child_free() kills and reaps it through the source */
+
+        (void) sd_event_source_set_child_process_own(c->child_source, c->kill_on_release);
+        client_add_child(owner, c);
+
+        *ret = steal_ptr(&c);
+        return 0;
+}
+
+int child_add_waiter(Child *c, sd_bus_message *m) {
+        if (!child_is_running(c))
+                return bus_process_reply_end(c, m);
+
+        if (c->n_waiters >= CHILD_WAITERS_MAX)
+                return -EUSERS;
+        sd_bus_message **t = realloc(c->waiters, (c->n_waiters + 1) * sizeof(sd_bus_message *));
+        if (!t)
+                return -ENOMEM;
+        c->waiters = t;
+        c->waiters[c->n_waiters++] = sd_bus_message_ref(m);
+        return 0;
+}
+
+static int child_signal(Child *c, int sig) {
+        if (!c->child_source)
+                return -ESRCH;
+        return sd_event_source_send_child_signal(c->child_source, sig, NULL, 0);
+}
+
+static int child_on_kill_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        Child *c = userdata;
+        int r;
+        (void) s;
+        (void) usec;
+
+        c->kill_timer = sd_event_source_disable_unref(c->kill_timer);
+        c->kill_deadline = UINT64_MAX;
+        r = child_signal(c, SIGKILL);
+        if (r < 0 && r != -ESRCH)
+                log_warning("Cannot SIGKILL process %d: %s", (int) c->pid, strerror(-r));
+        return 0;
+}
+
+int child_kill(Child *c, uint64_t timeout_usec) {
+        uint64_t now;
+        int r;
+
+        if (!child_is_running(c) || c->kill_deadline == UINT64_MAX)
+                return 0; /* ended, or SIGKILL already sent */
+
+        if (timeout_usec == 0 || c->kill_signal == SIGKILL) {
+                c->kill_timer = sd_event_source_disable_unref(c->kill_timer);
+                c->kill_deadline = UINT64_MAX;
+                return child_signal(c, SIGKILL);
+        }
+
+        if (c->kill_deadline == 0) {
+                r = child_signal(c, c->kill_signal);
+                if (r < 0)
+                        return r;
+                /* A stopped process cannot act on kill-signal until it runs again. */
+                if (c->kill_signal != SIGCONT)
+                        (void) child_signal(c, SIGCONT);
+        }
+
+        r = sd_event_now(c->manager->event, CLOCK_MONOTONIC, &now);
+        if (r < 0)
+                return r;
+        uint64_t deadline = timeout_usec > UINT64_MAX - 1 - now ? UINT64_MAX - 1 : now + timeout_usec;
+
+        if (c->kill_timer) {
+                if (deadline >= c->kill_deadline)
+                        return 0; /* an earlier Kill already set a sooner deadline */
+                r = sd_event_source_set_time(c->kill_timer, deadline);
+        } else
+                r = sd_event_add_time(c->manager->event, &c->kill_timer, CLOCK_MONOTONIC, deadline,
+                                      1000 /* µs accuracy: the grace period is the caller's */,
+                                      child_on_kill_timeout, c);
+        if (r < 0) {
+                /* Without a timer there is no escalation: escalate now rather than never. */
+                c->kill_deadline = UINT64_MAX;
+                return child_signal(c, SIGKILL);
+        }
+        c->kill_deadline = deadline;
+        return 0;
+}
+
+int child_send_signal(Child *c, int sig, bool process_group) {
+        if (!child_is_running(c) || !c->child_source)
+                return -ESRCH;
+        if (!process_group)
+                return child_signal(c, sig);
+
+        /* The group led by the process, never the group it merely sits in: a child
+         * without new-session shares ours. */
+        if (pidfd_send_signal(child_pidfd(c), sig, NULL, PIDFD_SIGNAL_PROCESS_GROUP) >= 0)
+                return 0;
+        if (errno == ESRCH)
+                return -ENOTTY; /* it runs, but leads no process group */
+        if (errno != EINVAL)
+                return -errno;
+
+        /* Kernel older than 6.9. The pid is safe to use: our child, not yet reaped. */
+        if (getpgid(c->pid) != c->pid)
+                return -ENOTTY;
+        return killpg(c->pid, sig) < 0 ? -errno : 0;
+}
+
+void child_release(Child *c) {
+        Manager *m = c->manager;
+
+        if (c->has_object) {
+                bus_process_emit_removed(c);
+                manager_remove_object(m, c);
+        }
+        if (c->owner)
+                client_remove_child(c->owner, c);
+        c->linger_timer = sd_event_source_disable_unref(c->linger_timer);
+
+        if (!child_is_running(c))
+                child_free(c);
+        else if (c->kill_on_release) {
+                int r = child_signal(c, SIGKILL);
+                if (r < 0 && r != -ESRCH)
+                        log_warning("Cannot SIGKILL released process %d: %s", (int) c->pid, strerror(-r));
+        }
+        /* Otherwise it is still watched, and reaped and freed when it ends. */
+        manager_check_idle(m);
+}
+
+void child_owner_left(Child *c) {
+        c->owner = NULL;
+        c->owner_prev = c->owner_next = NULL;
+
+        if (child_is_running(c)) {
+                if (c->watch_bus) {
+                        int r = child_kill(c, c->kill_timeout_usec);
+                        if (r < 0 && r != -ESRCH)
+                                log_warning("Cannot stop process %d of departed client %s: %s", (int) c->pid,
+                                            c->owner_name, strerror(-r));
+                }
+        } else
+                child_start_linger(c);
+}

@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * One watched process: how it is started, how its state changes arrive,
+ * how it is signalled, killed, waited for and released, and when its
+ * object goes away.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "child-state.h"
+#include "spawn-options.h"
+
+typedef struct Manager Manager;
+typedef struct Client Client;
+typedef struct Child Child;
+
+#define CHILD_PATH_PREFIX "/org/childwatch/ChildWatch1/process"
+#define CHILD_PATH_MAX (sizeof(CHILD_PATH_PREFIX "/") + 20)
+/* Pending Wait/Kill calls on one process; more get LimitExceeded. */
+#define CHILD_WAITERS_MAX 4096U
+
+struct Child {
+        Manager *manager;
+        uint64_t id;
+        uint64_t pid_key; /* pid as a hash key */
+        pid_t pid;
+
+        char **argv;         /* one allocation: pointers, then strings */
+        char *description;   /* NULL: argv joined by spaces */
+        char *owner_name;
+        uid_t owner_uid;
+        uid_t uid;
+        Client *owner;       /* NULL once the owner has left the bus */
+        Child *owner_prev, *owner_next;
+
+        bool adopted;
+        bool watch_bus;
+        bool kill_on_release;
+        bool released;       /* the object is gone; the process may still run */
+        bool has_object;     /* listed in manager->children_by_id */
+        unsigned events;
+        int kill_signal;
+        uint64_t kill_timeout_usec;
+
+        ChildState state;
+        int exit_status;
+        uint64_t start_usec; /* CLOCK_REALTIME */
+        uint64_t exit_usec;
+
+        sd_event_source *child_source; /* owns the pidfd */
+        sd_event_source *kill_timer;
+        sd_event_source *linger_timer;
+        uint64_t kill_deadline;        /* CLOCK_MONOTONIC, 0: no escalation pending */
+
+        sd_bus_message **waiters;      /* Wait() and Kill() calls to answer at the end */
+        unsigned n_waiters;
+};
+
+/**
+ * child_spawn() - start argv as told by @o and watch it.
+ * @owner: the calling client
+ *
+ * Return: 0 with *@ret set; or a negative errno with @error set (SpawnFailed,
+ * LimitExceeded, ...). Nothing is left behind on failure.
+ */
+int child_spawn(Manager *m, Client *owner, char * const *argv, const SpawnOptions *o, Child **ret,
+                sd_bus_error *error);
+
+Child *child_free(Child *c);
+
+/* Writes the object path into @buf (CHILD_PATH_MAX bytes) and returns it. */
+const char *child_object_path(const Child *c, char *buf);
+/* Parses an object path of a process; returns the id or 0 when it is none. */
+uint64_t child_id_from_path(const char *path);
+
+const char *child_description(Child *c);
+int child_pidfd(Child *c);
+
+static inline bool child_is_running(const Child *c) {
+        return !child_state_is_terminal(c->state);
+}
+
+/* Feeds one kernel report into the state machine and announces what changed. */
+void child_handle_event(Child *c, ChildEvent event, int status);
+
+/* Replies to @m with (State, ExitStatus) at the end, or at once if it has ended. */
+int child_add_waiter(Child *c, sd_bus_message *m);
+/* Starts Kill escalation: kill-signal + SIGCONT, SIGKILL after @timeout_usec (0: at once). */
+int child_kill(Child *c, uint64_t timeout_usec);
+/* Return: 0, -ESRCH once it has ended, -ENOTTY (process_group) when it leads no process group. */
+int child_send_signal(Child *c, int sig, bool process_group);
+/* The object goes away now; a running process is killed first if kill-on-release. */
+void child_release(Child *c);
+/* The owning client left the bus. */
+void child_owner_left(Child *c);

@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void config_done(Config *c) {
+        free(c->address);
+        c->address = NULL;
+}
+
+int parse_unsigned(const char *s, unsigned *ret) {
+        char *end;
+
+        if (!s || *s < '0' || *s > '9')
+                return -EINVAL;
+        errno = 0;
+        unsigned long v = strtoul(s, &end, 10);
+        if (errno == ERANGE || v > UINT_MAX)
+                return -ERANGE;
+        if (*end)
+                return -EINVAL;
+        *ret = (unsigned) v;
+        return 0;
+}
+
+int parse_seconds(const char *s, uint64_t *ret_usec) {
+        uint64_t whole = 0, frac = 0;
+        const char *p = s;
+
+        if (!s || *s < '0' || *s > '9')
+                return -EINVAL;
+        for (; *p >= '0' && *p <= '9'; p++) {
+                if (whole > (UINT64_MAX / 1000000 - 9) / 10)
+                        return -ERANGE;
+                whole = whole * 10 + (uint64_t) (*p - '0');
+        }
+        if (*p == '.') {
+                unsigned digits = 0;
+                p++;
+                if (*p < '0' || *p > '9')
+                        return -EINVAL;
+                for (; *p >= '0' && *p <= '9'; p++, digits++) {
+                        if (digits >= 6)
+                                return -EINVAL;
+                        frac = frac * 10 + (uint64_t) (*p - '0');
+                }
+                for (; digits < 6; digits++)
+                        frac *= 10;
+        }
+        if (*p)
+                return -EINVAL;
+        *ret_usec = whole * 1000000 + frac;
+        return 0;
+}
+
+void config_print_help(const char *program) {
+        printf("%s [OPTIONS...]\n\n"
+               "Spawn, adopt and watch processes on behalf of D-Bus clients.\n\n"
+               "  -h --help                     Show this help\n"
+               "     --version                  Show the version\n"
+               "     --session                  Connect to the session bus\n"
+               "     --system                   Connect to the system bus (multi-user mode)\n"
+               "     --address=ADDRESS          Connect to the bus at ADDRESS\n"
+               "     --multi-user               Isolate callers from each other\n"
+               "     --idle-timeout=SEC         Exit after SEC idle seconds (default 30, 0: never)\n"
+               "     --max-processes=N          Running processes in total (default %u)\n"
+               "     --max-processes-per-user=N Running processes per user in multi-user mode\n"
+               "                                (default %u)\n"
+               "     --linger=SEC               Keep ended objects of departed owners SEC seconds\n"
+               "                                (default 60)\n"
+               "     --log-level=LEVEL          0 (emerg) ... 7 (debug), default 6\n",
+               program, CONFIG_DEFAULT_MAX_PROCESSES, CONFIG_DEFAULT_MAX_PROCESSES_PER_USER);
+}
+
+int config_parse_argv(int argc, char *argv[], Config *ret) {
+        enum {
+                ARG_VERSION = 0x100,
+                ARG_SESSION,
+                ARG_SYSTEM,
+                ARG_ADDRESS,
+                ARG_MULTI_USER,
+                ARG_IDLE_TIMEOUT,
+                ARG_MAX_PROCESSES,
+                ARG_MAX_PROCESSES_PER_USER,
+                ARG_LINGER,
+                ARG_LOG_LEVEL,
+        };
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, ARG_VERSION },
+                { "session", no_argument, NULL, ARG_SESSION },
+                { "system", no_argument, NULL, ARG_SYSTEM },
+                { "address", required_argument, NULL, ARG_ADDRESS },
+                { "multi-user", no_argument, NULL, ARG_MULTI_USER },
+                { "idle-timeout", required_argument, NULL, ARG_IDLE_TIMEOUT },
+                { "max-processes", required_argument, NULL, ARG_MAX_PROCESSES },
+                { "max-processes-per-user", required_argument, NULL, ARG_MAX_PROCESSES_PER_USER },
+                { "linger", required_argument, NULL, ARG_LINGER },
+                { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
+                {}
+        };
+        Config c = {
+                .bus = BUS_KIND_DEFAULT,
+                .idle_timeout_usec = CONFIG_DEFAULT_IDLE_TIMEOUT_USEC,
+                .linger_usec = CONFIG_DEFAULT_LINGER_USEC,
+                .max_processes = CONFIG_DEFAULT_MAX_PROCESSES,
+                .max_processes_per_user = CONFIG_DEFAULT_MAX_PROCESSES_PER_USER,
+                .log_level = 6,
+        };
+        unsigned bus_options = 0, u;
+        int o, r;
+
+        optind = 0; /* full re-initialisation, so the parser can run more than once (unit tests) */
+        opterr = 1;
+        while ((o = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
+                switch (o) {
+                case 'h':
+                        c.show_help = true;
+                        break;
+                case ARG_VERSION:
+                        c.show_version = true;
+                        break;
+                case ARG_SESSION:
+                        c.bus = BUS_KIND_SESSION;
+                        bus_options++;
+                        break;
+                case ARG_SYSTEM:
+                        c.bus = BUS_KIND_SYSTEM;
+                        bus_options++;
+                        break;
+                case ARG_ADDRESS:
+                        if (!*optarg) {
+                                fprintf(stderr, "Empty --address=.\n");
+                                goto fail;
+                        }
+                        free(c.address);
+                        c.address = strdup(optarg);
+                        if (!c.address) {
+                                config_done(&c);
+                                return -ENOMEM;
+                        }
+                        c.bus = BUS_KIND_ADDRESS;
+                        bus_options++;
+                        break;
+                case ARG_MULTI_USER:
+                        c.multi_user = true;
+                        break;
+                case ARG_IDLE_TIMEOUT:
+                case ARG_LINGER:
+                        r = parse_seconds(optarg, o == ARG_LINGER ? &c.linger_usec : &c.idle_timeout_usec);
+                        if (r < 0) {
+                                fprintf(stderr, "Invalid number of seconds for --%s: %s\n",
+                                        o == ARG_LINGER ? "linger" : "idle-timeout", optarg);
+                                goto fail;
+                        }
+                        break;
+                case ARG_MAX_PROCESSES:
+                case ARG_MAX_PROCESSES_PER_USER:
+                        r = parse_unsigned(optarg, &u);
+                        if (r < 0 || u == 0) {
+                                fprintf(stderr, "Invalid limit for --%s: %s\n",
+                                        o == ARG_MAX_PROCESSES ? "max-processes" : "max-processes-per-user",
+                                        optarg);
+                                goto fail;
+                        }
+                        if (o == ARG_MAX_PROCESSES)
+                                c.max_processes = u;
+                        else
+                                c.max_processes_per_user = u;
+                        break;
+                case ARG_LOG_LEVEL:
+                        r = parse_unsigned(optarg, &u);
+                        if (r < 0 || u > 7) {
+                                fprintf(stderr, "Invalid --log-level: %s\n", optarg);
+                                goto fail;
+                        }
+                        c.log_level = (int) u;
+                        break;
+                default: /* getopt_long() has printed why */
+                        goto fail;
+                }
+        }
+
+        if (optind < argc) {
+                fprintf(stderr, "Unexpected argument: %s\n", argv[optind]);
+                goto fail;
+        }
+        if (bus_options > 1) {
+                fprintf(stderr, "--session, --system and --address= exclude each other.\n");
+                goto fail;
+        }
+        if (c.bus == BUS_KIND_SYSTEM)
+                c.multi_user = true;
+
+        *ret = c;
+        return 0;
+
+fail:
+        config_done(&c);
+        return -EINVAL;
+}

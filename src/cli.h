@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The service's command line (API.md, "The service's command line"). */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef enum BusKind {
+        BUS_KIND_DEFAULT, /* the bus that activated us, else the session bus */
+        BUS_KIND_SESSION,
+        BUS_KIND_SYSTEM,
+        BUS_KIND_ADDRESS,
+        _BUS_KIND_MAX,
+        _BUS_KIND_INVALID = -22,
+} BusKind;
+
+typedef struct Config {
+        BusKind bus;
+        char *address;
+        bool multi_user;
+        uint64_t idle_timeout_usec; /* 0: never exit when idle */
+        uint64_t linger_usec;       /* how long an ended object outlives its departed owner */
+        unsigned max_processes;
+        unsigned max_processes_per_user;
+        int log_level;
+        bool show_help;
+        bool show_version;
+} Config;
+
+#define CONFIG_DEFAULT_IDLE_TIMEOUT_USEC (30 * UINT64_C(1000000))
+#define CONFIG_DEFAULT_LINGER_USEC (60 * UINT64_C(1000000))
+#define CONFIG_DEFAULT_MAX_PROCESSES 32768U
+#define CONFIG_DEFAULT_MAX_PROCESSES_PER_USER 256U
+
+void config_done(Config *c);
+
+/**
+ * config_parse_argv() - fill @ret from the command line.
+ *
+ * Return: 0 on success, -EINVAL on a bad argument (after printing why to stderr).
+ */
+int config_parse_argv(int argc, char *argv[], Config *ret);
+
+/**
+ * parse_seconds() - parse "SEC" with up to six decimals ("1.5") into microseconds.
+ *
+ * Return: 0, or -EINVAL / -ERANGE.
+ */
+int parse_seconds(const char *s, uint64_t *ret_usec);
+
+/* Parses a decimal unsigned without sign or leading garbage. */
+int parse_unsigned(const char *s, unsigned *ret);
+
+void config_print_help(const char *program);

@@ -1,0 +1,395 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/*
+ * Stop/continue reports. sd-event 252 walks every child source on each
+ * SIGCHLD as soon as one of them asks for WSTOPPED/WCONTINUED, or as soon as
+ * anyone adds a SIGCHLD signal source. So child sources here are exit-only
+ * (epoll on the pidfd) and SIGCHLD arrives through a signalfd of our own:
+ * the child it names is asked directly with waitid(P_PIDFD), O(1). SIGCHLD
+ * coalesces, so a report can hide behind another one; a sweep with
+ * waitid(P_ALL, WSTOPPED|WCONTINUED|WNOHANG), which reaps nothing, catches
+ * those. It runs at idle priority, after every pending exit has been
+ * announced, once per burst of SIGCHLDs, and only while some running child
+ * asked for such events.
+ */
+
+#include "manager.h"
+
+#include <errno.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bus-errors.h"
+#include "bus-manager.h"
+#include "bus-process.h"
+#include "child.h"
+#include "client.h"
+#include "util/log.h"
+#include "util/missing.h"
+#include "util/strv.h"
+
+extern char **environ;
+
+Child *manager_get_child_by_id(Manager *m, uint64_t id) {
+        return hashmap_get(&m->children_by_id, &id);
+}
+
+Child *manager_get_child_by_pid(Manager *m, pid_t pid) {
+        uint64_t key = (uint64_t) pid;
+        return pid > 0 ? hashmap_get(&m->children_by_pid, &key) : NULL;
+}
+
+int manager_add_child(Manager *m, Child *c) {
+        int r;
+
+        r = hashmap_put(&m->children_by_pid, &c->pid_key, c);
+        if (r < 0)
+                return r;
+        r = hashmap_put(&m->children_by_id, &c->id, c);
+        if (r < 0) {
+                (void) hashmap_remove(&m->children_by_pid, &c->pid_key);
+                return r;
+        }
+        c->has_object = true;
+        if (c->events & CHILD_EVENTS_STOP_CONTINUE)
+                m->n_stop_watchers++;
+        manager_check_idle(m);
+        return 0;
+}
+
+void manager_child_ended(Manager *m, Child *c) {
+        if (hashmap_get(&m->children_by_pid, &c->pid_key) != c)
+                return;
+        (void) hashmap_remove(&m->children_by_pid, &c->pid_key);
+        if (c->events & CHILD_EVENTS_STOP_CONTINUE)
+                m->n_stop_watchers--;
+}
+
+void manager_remove_object(Manager *m, Child *c) {
+        if (!c->has_object)
+                return;
+        (void) hashmap_remove(&m->children_by_id, &c->id);
+        c->has_object = false;
+        c->released = true;
+}
+
+static void manager_dispatch_stop_report(Manager *m, const siginfo_t *si) {
+        ChildEvent event = child_event_from_si_code(si->si_code);
+        if (event != CHILD_EVENT_STOPPED && event != CHILD_EVENT_CONTINUED)
+                return;
+
+        Child *c = manager_get_child_by_pid(m, si->si_pid);
+        if (c && (c->events & CHILD_EVENTS_STOP_CONTINUE))
+                child_handle_event(c, event, si->si_status);
+}
+
+static int manager_on_sweep(sd_event_source *s, void *userdata) {
+        Manager *m = userdata;
+        (void) s;
+
+        /* Bounded: each round consumes one report, and each child has at most one pending. */
+        size_t limit = hashmap_size(&m->children_by_pid) + 16;
+        for (size_t i = 0; i < limit && m->n_stop_watchers > 0; i++) {
+                siginfo_t si = {};
+                if (waitid(P_ALL, 0, &si, WSTOPPED | WCONTINUED | WNOHANG) < 0 || si.si_pid == 0)
+                        break;
+                manager_dispatch_stop_report(m, &si);
+        }
+        return 0;
+}
+
+static int manager_on_sigchld(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Manager *m = userdata;
+        struct signalfd_siginfo buf[16];
+        (void) s;
+        (void) revents;
+
+        for (;;) {
+                ssize_t n = read(fd, buf, sizeof(buf));
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno != EAGAIN)
+                                log_warning("Cannot read SIGCHLD: %s", strerror(errno));
+                        break;
+                }
+                for (size_t i = 0; i < (size_t) n / sizeof(buf[0]); i++) {
+                        if (buf[i].ssi_code != CLD_STOPPED && buf[i].ssi_code != CLD_CONTINUED)
+                                continue; /* exits arrive through the pidfds */
+                        Child *c = manager_get_child_by_pid(m, (pid_t) buf[i].ssi_pid);
+                        if (!c || !(c->events & CHILD_EVENTS_STOP_CONTINUE) || child_pidfd(c) < 0)
+                                continue;
+                        siginfo_t si = {};
+                        if (waitid(P_PIDFD, (id_t) child_pidfd(c), &si, WSTOPPED | WCONTINUED | WNOHANG) >= 0 &&
+                            si.si_pid > 0)
+                                manager_dispatch_stop_report(m, &si);
+                }
+                if ((size_t) n < sizeof(buf))
+                        break;
+        }
+
+        if (m->n_stop_watchers > 0)
+                (void) sd_event_source_set_enabled(m->sweep_source, SD_EVENT_ONESHOT);
+        return 0;
+}
+
+static int manager_on_idle(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        int r;
+        (void) s;
+        (void) usec;
+
+        m->idle_source = sd_event_source_disable_unref(m->idle_source);
+        log_info("Idle for too long, exiting.");
+
+        /* Give up the name first, so that the bus activates a new instance for new
+         * callers, then serve what was queued before the release took effect. */
+        r = sd_bus_release_name(m->bus, CW_BUS_NAME);
+        if (r < 0 && r != -ESRCH)
+                log_warning("Cannot release the bus name: %s", strerror(-r));
+        for (unsigned i = 0; i < 1024; i++) {
+                r = sd_bus_process(m->bus, NULL);
+                if (r <= 0)
+                        break;
+        }
+        if (hashmap_size(&m->children_by_pid) == 0 && hashmap_size(&m->children_by_id) == 0)
+                return sd_event_exit(m->event, 0);
+
+        log_info("A request came in while exiting; serving it without the bus name.");
+        return 0;
+}
+
+void manager_check_idle(Manager *m) {
+        bool idle = hashmap_size(&m->children_by_pid) == 0 && hashmap_size(&m->children_by_id) == 0;
+        int r;
+
+        if (!idle || m->idle_timeout_usec == 0 || !m->bus) {
+                m->idle_source = sd_event_source_disable_unref(m->idle_source);
+                return;
+        }
+        if (m->idle_source)
+                return;
+        r = sd_event_add_time_relative(m->event, &m->idle_source, CLOCK_MONOTONIC, m->idle_timeout_usec, 0,
+                                       manager_on_idle, m);
+        if (r < 0)
+                log_warning("Cannot arm the idle timer: %s", strerror(-r));
+}
+
+static char *home_directory(void) {
+        struct passwd pw, *result = NULL;
+        char buf[4096];
+
+        if (getpwuid_r(getuid(), &pw, buf, sizeof(buf), &result) == 0 && result && result->pw_dir &&
+            result->pw_dir[0] == '/')
+                return strdup(result->pw_dir);
+        const char *e = getenv("HOME");
+        return strdup(e && e[0] == '/' ? e : "/");
+}
+
+int manager_new(Manager **ret, sd_event *event, const Config *config) {
+        Manager *m;
+        sigset_t mask;
+        int r;
+
+        m = calloc(1, sizeof(Manager));
+        if (!m)
+                return -ENOMEM;
+        *m = (Manager) {
+                .event = sd_event_ref(event),
+                .idle_timeout_usec = config->idle_timeout_usec,
+                .linger_usec = config->linger_usec,
+                .max_processes = config->max_processes,
+                .children_by_id = HASHMAP_INIT(&uint64_hash_ops),
+                .children_by_pid = HASHMAP_INIT(&uint64_hash_ops),
+                .clients = HASHMAP_INIT(&string_hash_ops),
+                .sigchld_fd = -EBADF,
+                .uid = getuid(),
+        };
+
+        m->home = home_directory();
+        if (!m->home) {
+                r = -ENOMEM;
+                goto fail;
+        }
+
+        /* First, while our fd table is small and the rlimits are as inherited. */
+        r = spawner_new(&m->spawner, event);
+        if (r < 0)
+                goto fail;
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGCHLD);
+        m->sigchld_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+        if (m->sigchld_fd < 0) {
+                r = -errno;
+                goto fail;
+        }
+        r = sd_event_add_io(event, &m->sigchld_source, m->sigchld_fd, EPOLLIN, manager_on_sigchld, m);
+        if (r < 0)
+                goto fail;
+        /* After the exits (priority 0) of the same wake-up have been announced. */
+        (void) sd_event_source_set_priority(m->sigchld_source, SD_EVENT_PRIORITY_NORMAL + 10);
+
+        r = sd_event_add_defer(event, &m->sweep_source, manager_on_sweep, m);
+        if (r < 0)
+                goto fail;
+        (void) sd_event_source_set_priority(m->sweep_source, SD_EVENT_PRIORITY_IDLE);
+        (void) sd_event_source_set_enabled(m->sweep_source, SD_EVENT_OFF);
+
+        *ret = m;
+        return 0;
+
+fail:
+        manager_free(m);
+        return r;
+}
+
+static int manager_on_disconnect(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        (void) msg;
+        (void) error;
+
+        log_info("Disconnected from the bus, exiting.");
+        return sd_event_exit(m->event, 0);
+}
+
+static int manager_connect(const Config *config, sd_bus **ret) {
+        _cleanup_(sd_bus_unrefp) sd_bus *bus = NULL;
+        const char *address = NULL;
+        int r;
+
+        switch (config->bus) {
+        case BUS_KIND_SESSION:
+                return sd_bus_open_user(ret);
+        case BUS_KIND_SYSTEM:
+                return sd_bus_open_system(ret);
+        case BUS_KIND_ADDRESS:
+                address = config->address;
+                break;
+        default:
+                /* The bus that activated us; sd_bus_open() would prefer $DBUS_SESSION_BUS_ADDRESS
+                 * over $DBUS_STARTER_ADDRESS when the starter bus type is "session". */
+                address = getenv("DBUS_STARTER_ADDRESS");
+                if (!address)
+                        return sd_bus_open_user(ret);
+        }
+
+        r = sd_bus_new(&bus);
+        if (r < 0)
+                return r;
+        r = sd_bus_set_address(bus, address);
+        if (r < 0)
+                return r;
+        r = sd_bus_set_bus_client(bus, true);
+        if (r < 0)
+                return r;
+        r = sd_bus_start(bus);
+        if (r < 0)
+                return r;
+        *ret = steal_ptr(&bus);
+        return 0;
+}
+
+/* The activation variables describe our bus, not the children's. */
+static const char *const unexported_variables[] = {
+        "DBUS_STARTER_ADDRESS",
+        "DBUS_STARTER_BUS_TYPE",
+};
+
+int manager_start(Manager *m, const Config *config) {
+        int r;
+
+        const char *starter = getenv("DBUS_STARTER_BUS_TYPE");
+        if (config->multi_user || (config->bus == BUS_KIND_DEFAULT && starter && strcmp(starter, "system") == 0)) {
+                log_error("Multi-user mode (the system bus) is not available in this version.");
+                return -EOPNOTSUPP;
+        }
+
+        r = manager_connect(config, &m->bus);
+        if (r < 0)
+                return log_error_errno(r, "Cannot connect to the bus");
+
+        for (size_t i = 0; i < ELEMENTSOF(unexported_variables); i++)
+                (void) unsetenv(unexported_variables[i]);
+        m->base_environment = environ;
+
+        r = bus_errors_register();
+        if (r < 0)
+                return log_error_errno(r, "Cannot register the D-Bus errors");
+
+        r = sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
+        if (r < 0)
+                return log_error_errno(r, "Cannot attach the bus to the event loop");
+
+        r = sd_bus_match_signal(m->bus, NULL, "org.freedesktop.DBus.Local", "/org/freedesktop/DBus/Local",
+                                "org.freedesktop.DBus.Local", "Disconnected", manager_on_disconnect, m);
+        if (r < 0)
+                return log_error_errno(r, "Cannot watch for disconnection");
+
+        r = bus_manager_register(m);
+        if (r < 0)
+                return log_error_errno(r, "Cannot register the manager object");
+        r = bus_process_register(m);
+        if (r < 0)
+                return log_error_errno(r, "Cannot register the process objects");
+        r = sd_bus_add_object_manager(m->bus, NULL, CW_MANAGER_PATH);
+        if (r < 0)
+                return log_error_errno(r, "Cannot register the object manager");
+
+        /* Last, so no call arrives before the objects exist. */
+        r = sd_bus_request_name(m->bus, CW_BUS_NAME, 0);
+        if (r < 0)
+                return log_error_errno(r, "Cannot own %s", CW_BUS_NAME);
+
+        manager_check_idle(m);
+        log_debug("Serving %s.", CW_BUS_NAME);
+        return 0;
+}
+
+Manager *manager_free(Manager *m) {
+        Child *c;
+        Client *cl;
+
+        if (!m)
+                return NULL;
+
+        /* Children first: kill-on-release ones are killed and reaped by their sources,
+         * the others are left running (they are not ours to end). */
+        while (hashmap_size(&m->children_by_id) > 0) {
+                HASHMAP_FOREACH(c, &m->children_by_id, i) {
+                        break;
+                }
+                child_free(c);
+        }
+        while (hashmap_size(&m->children_by_pid) > 0) {
+                HASHMAP_FOREACH(c, &m->children_by_pid, i) {
+                        break;
+                }
+                child_free(c);
+        }
+        while (hashmap_size(&m->clients) > 0) {
+                HASHMAP_FOREACH(cl, &m->clients, i) {
+                        break;
+                }
+                client_free(cl);
+        }
+        hashmap_clear(&m->children_by_id);
+        hashmap_clear(&m->children_by_pid);
+        hashmap_clear(&m->clients);
+
+        sd_event_source_disable_unref(m->idle_source);
+        sd_event_source_disable_unref(m->sweep_source);
+        sd_event_source_disable_unref(m->sigchld_source);
+        safe_close(m->sigchld_fd);
+        spawner_free(m->spawner);
+        sd_bus_flush_close_unref(m->bus);
+        sd_event_unref(m->event);
+        free(m->home);
+        free(m);
+        return NULL;
+}

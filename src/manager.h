@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * The registry of the service: children by id and by pid, clients by bus
+ * name, the limits, the SIGCHLD path for stop/continue reports and idle exit.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "cli.h"
+#include "spawner.h"
+#include "util/hashmap.h"
+
+#define CW_BUS_NAME "org.childwatch.ChildWatch1"
+#define CW_MANAGER_PATH "/org/childwatch/ChildWatch1"
+#define CW_MANAGER_INTERFACE "org.childwatch.ChildWatch1.Manager"
+#define CW_PROCESS_INTERFACE "org.childwatch.ChildWatch1.Process"
+
+typedef struct Child Child;
+
+typedef struct Manager {
+        sd_event *event;
+        sd_bus *bus;
+        Spawner *spawner;
+
+        uint64_t idle_timeout_usec;
+        uint64_t linger_usec;
+        unsigned max_processes;
+
+        Hashmap children_by_id;  /* processes that have an object */
+        Hashmap children_by_pid; /* processes that still run, with or without object */
+        Hashmap clients;
+        uint64_t next_id;
+        unsigned n_stop_watchers; /* running children that asked for stopped/continued */
+
+        int sigchld_fd;
+        sd_event_source *sigchld_source;
+        sd_event_source *sweep_source;
+        sd_event_source *idle_source;
+
+        uid_t uid;
+        char *home;
+        char **base_environment; /* borrowed from environ */
+} Manager;
+
+int manager_new(Manager **ret, sd_event *event, const Config *config);
+Manager *manager_free(Manager *m);
+
+/* Connects to the bus of @config, registers the objects and takes the name. */
+int manager_start(Manager *m, const Config *config);
+
+Child *manager_get_child_by_id(Manager *m, uint64_t id);
+Child *manager_get_child_by_pid(Manager *m, pid_t pid);
+
+int manager_add_child(Manager *m, Child *c);
+/* Forgets a running child's pid (it ended). */
+void manager_child_ended(Manager *m, Child *c);
+/* Drops the object of a child (it keeps running unwatched by clients if it still runs). */
+void manager_remove_object(Manager *m, Child *c);
+
+/* Re-evaluates idle exit; call after anything that may change it. */
+void manager_check_idle(Manager *m);

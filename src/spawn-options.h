@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * The a{sv} options of Spawn and Adopt: every key, type and value a client
+ * sends is checked here, before anything is started. Strings and fds stay
+ * borrowed from the message, which must outlive the SpawnOptions.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <systemd/sd-bus.h>
+
+/* The "fds" option may pass at most this many descriptors (SCM_RIGHTS carries 253). */
+#define SPAWN_FDS_MAX 240U
+/* Highest target descriptor number a client may ask for. */
+#define SPAWN_FD_TARGET_MAX 65535U
+
+typedef enum SpawnOption {
+        SPAWN_OPTION_CWD,
+        SPAWN_OPTION_ENVIRONMENT,
+        SPAWN_OPTION_CLEAR_ENVIRONMENT,
+        SPAWN_OPTION_UNSET_ENVIRONMENT,
+        SPAWN_OPTION_STDIN,
+        SPAWN_OPTION_STDOUT,
+        SPAWN_OPTION_STDERR,
+        SPAWN_OPTION_FDS,
+        SPAWN_OPTION_NEW_SESSION,
+        SPAWN_OPTION_EVENTS,
+        SPAWN_OPTION_WATCH_BUS,
+        SPAWN_OPTION_KILL_ON_RELEASE,
+        SPAWN_OPTION_KILL_SIGNAL,
+        SPAWN_OPTION_KILL_TIMEOUT_USEC,
+        SPAWN_OPTION_DESCRIPTION,
+        _SPAWN_OPTION_MAX,
+        _SPAWN_OPTION_INVALID = -22,
+} SpawnOption;
+
+#define SPAWN_OPTIONS_ALL ((1U << _SPAWN_OPTION_MAX) - 1)
+#define SPAWN_OPTIONS_ADOPT                                                                         \
+        ((1U << SPAWN_OPTION_DESCRIPTION) | (1U << SPAWN_OPTION_EVENTS) | (1U << SPAWN_OPTION_WATCH_BUS) | \
+         (1U << SPAWN_OPTION_KILL_ON_RELEASE) | (1U << SPAWN_OPTION_KILL_SIGNAL) |                    \
+         (1U << SPAWN_OPTION_KILL_TIMEOUT_USEC))
+
+typedef struct SpawnFd {
+        unsigned target;
+        int fd; /* borrowed from the message */
+} SpawnFd;
+
+typedef struct SpawnOptions {
+        const char *cwd;
+        char **environment;       /* borrowed strings; the array is ours */
+        char **unset_environment; /* borrowed strings; the array is ours */
+        bool clear_environment;
+        int stdio[3];             /* borrowed fds, -1 for /dev/null */
+        SpawnFd *fds;
+        unsigned n_fds;
+        bool new_session;
+        unsigned events;          /* CHILD_EVENT_MASK() bits */
+        bool watch_bus;
+        bool kill_on_release;
+        int kill_signal;
+        uint64_t kill_timeout_usec;
+        const char *description;
+} SpawnOptions;
+
+void spawn_options_init(SpawnOptions *o);
+void spawn_options_done(SpawnOptions *o);
+
+const char *spawn_option_to_string(SpawnOption o);
+SpawnOption spawn_option_from_string(const char *s);
+
+/**
+ * spawn_options_parse() - read an a{sv} of options from @m into @o.
+ * @allowed: bit mask of SpawnOption values this method accepts
+ *
+ * Return: 0; or a negative errno with @error set: InvalidArgs naming the
+ * key for an unknown key, a wrong type or a bad value, LimitExceeded for
+ * lists above the bounds.
+ */
+int spawn_options_parse(sd_bus_message *m, unsigned allowed, SpawnOptions *o, sd_bus_error *error);

@@ -1,0 +1,520 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include "spawner.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/close_range.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "util/env.h"
+#include "util/log.h"
+
+/* Debian 12's glibc has no clone3() wrapper; the kernel ABI is stable. */
+struct spawner_clone_args {
+        uint64_t flags;
+        uint64_t pidfd;
+        uint64_t child_tid;
+        uint64_t parent_tid;
+        uint64_t exit_signal;
+        uint64_t stack;
+        uint64_t stack_size;
+        uint64_t tls;
+};
+
+#define SPAWNER_FDS_MAX 253U /* SCM_MAX_FD */
+/* Virtual size of the shared request area; only pages a request touches become resident. */
+#define SPAWNER_SHM_SIZE (64UL * 1024UL * 1024UL)
+/* After a request this large, hand its pages back to the kernel. */
+#define SPAWNER_SHM_TRIM (1024UL * 1024UL)
+/* How long a spawn may take before the helper is deemed stuck (exec on a hung file system). */
+#define SPAWNER_TIMEOUT_MSEC 30000
+#define SPAWNER_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+typedef struct SpawnerShm {
+        /* Written by the service before each request. */
+        const char *program;
+        char * const *argv;
+        char * const *envp;
+        const char *cwd;
+        const char *path; /* PATH for the lookup of program */
+        uint32_t new_session;
+        uint32_t n_fds;
+        uint32_t targets[SPAWNER_FDS_MAX];
+        /* Written by the child when it cannot exec. */
+        int32_t error;
+        int32_t stage;
+        /* Bump allocator for the strings and arrays of one request. */
+        size_t used;
+        char arena[];
+} SpawnerShm;
+
+typedef struct SpawnerReply {
+        int32_t pid;
+        int32_t error;
+        int32_t stage;
+} SpawnerReply;
+
+struct Spawner {
+        sd_event *event;
+        SpawnerShm *shm;
+        int fd;
+        pid_t pid;
+        sd_event_source *helper_source;
+        struct rlimit nofile; /* as inherited, for helpers started later */
+};
+
+/* ---- child side: runs in the new process, between clone3() and execve() ---- */
+
+/* The errors on which execvpe() goes on with the next PATH element. */
+static bool errno_continues_path_search(int e) {
+        return e == ENOENT || e == ENOTDIR || e == ESTALE || e == ENODEV || e == ETIMEDOUT;
+}
+
+_Noreturn static void child_fail(SpawnerShm *shm, SpawnStage stage, int error) {
+        shm->stage = stage;
+        shm->error = error > 0 ? error : EIO;
+        _exit(127);
+}
+
+static void child_exec_in_path(SpawnerShm *shm) {
+        const char *p = shm->path ? shm->path : SPAWNER_DEFAULT_PATH;
+        size_t name_len = strlen(shm->program);
+        bool seen_eacces = false;
+        char buf[PATH_MAX];
+
+        /* As execvpe(), but the PATH is the child's, not ours. */
+        for (;;) {
+                size_t len = strcspn(p, ":");
+                if (len == 0) { /* empty element: the current directory */
+                        buf[0] = '.';
+                        len = 1;
+                } else if (len < sizeof(buf))
+                        memcpy(buf, p, len);
+                if (len + 1 + name_len < sizeof(buf)) {
+                        buf[len] = '/';
+                        memcpy(buf + len + 1, shm->program, name_len + 1);
+                        execve(buf, shm->argv, shm->envp);
+                        if (errno == EACCES)
+                                seen_eacces = true;
+                        else if (!errno_continues_path_search(errno))
+                                child_fail(shm, SPAWN_STAGE_EXEC, errno);
+                }
+                p += strcspn(p, ":");
+                if (!*p)
+                        break;
+                p++;
+        }
+        child_fail(shm, SPAWN_STAGE_EXEC, seen_eacces ? EACCES : ENOENT);
+}
+
+_Noreturn static void child_run(SpawnerShm *shm, const int *fds) {
+        static uint64_t is_target[(65536 + SPAWNER_FDS_MAX) / 64 + 1];
+        unsigned max_target = 0;
+        sigset_t empty;
+
+        if (shm->new_session && setsid() < 0)
+                child_fail(shm, SPAWN_STAGE_SESSION, errno);
+
+        if (chdir(shm->cwd) < 0)
+                child_fail(shm, SPAWN_STAGE_CHDIR, errno);
+
+        /* Move every source above all targets first, so no dup2() clobbers a source
+         * that another target still needs, and dup2() never sees fd == newfd (which
+         * would keep O_CLOEXEC). */
+        for (unsigned i = 0; i < shm->n_fds; i++)
+                if (shm->targets[i] > max_target)
+                        max_target = shm->targets[i];
+        int high[SPAWNER_FDS_MAX];
+        for (unsigned i = 0; i < shm->n_fds; i++) {
+                high[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, (int) max_target + 1);
+                if (high[i] < 0)
+                        child_fail(shm, SPAWN_STAGE_FDS, errno);
+        }
+        for (unsigned i = 0; i < shm->n_fds; i++) {
+                if (dup2(high[i], (int) shm->targets[i]) < 0)
+                        child_fail(shm, SPAWN_STAGE_FDS, errno);
+                is_target[shm->targets[i] / 64] |= UINT64_C(1) << (shm->targets[i] % 64);
+        }
+        /* Everything that is not a target goes: the helper's socket, the sources, anything else. */
+        for (unsigned fd = 0; fd <= max_target;) {
+                if (is_target[fd / 64] & (UINT64_C(1) << (fd % 64))) {
+                        fd++;
+                        continue;
+                }
+                unsigned end = fd;
+                while (end + 1 <= max_target && !(is_target[(end + 1) / 64] & (UINT64_C(1) << ((end + 1) % 64))))
+                        end++;
+                (void) syscall(SYS_close_range, fd, end, 0);
+                fd = end + 1;
+        }
+        if (syscall(SYS_close_range, max_target + 1, ~0U, 0) < 0)
+                child_fail(shm, SPAWN_STAGE_FDS, errno);
+
+        sigemptyset(&empty);
+        (void) sigprocmask(SIG_SETMASK, &empty, NULL);
+
+        if (strchr(shm->program, '/')) {
+                execve(shm->program, shm->argv, shm->envp);
+                child_fail(shm, SPAWN_STAGE_EXEC, errno);
+        }
+        child_exec_in_path(shm);
+        _exit(127); /* not reached */
+}
+
+/* ---- helper side: a loop of receive request, clone3(), reply ---- */
+
+static SpawnerReply helper_handle(SpawnerShm *shm, const int *fds, unsigned n_fds) {
+        struct spawner_clone_args args = {
+                /* CLONE_PARENT: the program becomes the service's child, not ours.
+                 * CLONE_VFORK: we resume once it has exec'd or failed. exit_signal must be 0
+                 * with CLONE_PARENT; the child inherits ours, SIGCHLD. */
+                .flags = CLONE_PARENT | CLONE_VFORK,
+        };
+
+        if (n_fds != shm->n_fds)
+                return (SpawnerReply) { .error = EBADMSG, .stage = SPAWN_STAGE_FDS };
+
+        shm->error = 0;
+        shm->stage = SPAWN_STAGE_NONE;
+
+        long pid = syscall(SYS_clone3, &args, sizeof(args));
+        if (pid < 0)
+                return (SpawnerReply) { .error = errno, .stage = SPAWN_STAGE_CLONE };
+        if (pid == 0)
+                child_run(shm, fds);
+
+        return (SpawnerReply) { .pid = (int32_t) pid, .error = shm->error, .stage = shm->stage };
+}
+
+_Noreturn static void helper_main(SpawnerShm *shm, int sock, const struct rlimit *nofile) {
+        union {
+                struct cmsghdr header;
+                char buf[CMSG_SPACE(sizeof(int) * SPAWNER_FDS_MAX)];
+        } control;
+
+        /* Die with the service; keep our fd table tiny: only the socket and stdio. */
+        (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+        (void) prctl(PR_SET_NAME, "childwatch-spawn");
+        (void) setrlimit(RLIMIT_NOFILE, nofile);
+        if (sock != 3) {
+                if (dup2(sock, 3) < 0)
+                        _exit(EXIT_FAILURE);
+                sock = 3;
+        }
+        (void) syscall(SYS_close_range, 4, ~0U, 0);
+        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (null >= 0) {
+                (void) dup2(null, STDIN_FILENO);
+                (void) dup2(null, STDOUT_FILENO);
+                (void) close(null);
+        }
+
+        for (;;) {
+                char byte;
+                struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+                struct msghdr mh = {
+                        .msg_iov = &iov,
+                        .msg_iovlen = 1,
+                        .msg_control = &control,
+                        .msg_controllen = sizeof(control),
+                };
+                int fds[SPAWNER_FDS_MAX];
+                unsigned n_fds = 0;
+
+                ssize_t n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+                if (n == 0)
+                        _exit(EXIT_SUCCESS); /* the service closed its end */
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        _exit(EXIT_FAILURE);
+                }
+
+                for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+                        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+                                unsigned k = (unsigned) ((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+                                for (unsigned i = 0; i < k && n_fds < SPAWNER_FDS_MAX; i++)
+                                        memcpy(&fds[n_fds++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+                        }
+
+                SpawnerReply reply = (mh.msg_flags & MSG_CTRUNC)
+                                             ? (SpawnerReply) { .error = EBADMSG, .stage = SPAWN_STAGE_FDS }
+                                             : helper_handle(shm, fds, n_fds);
+                for (unsigned i = 0; i < n_fds; i++)
+                        (void) close(fds[i]);
+
+                if (send(sock, &reply, sizeof(reply), MSG_NOSIGNAL) < 0)
+                        _exit(EXIT_FAILURE);
+        }
+}
+
+/* ---- service side ---- */
+
+static bool errno_means_helper_gone(int r) {
+        return r == -EPIPE || r == -ECONNRESET || r == -ENOTCONN;
+}
+
+static int spawner_on_helper_exit(sd_event_source *source, const siginfo_t *si, void *userdata) {
+        Spawner *s = userdata;
+
+        log_warning("Spawn helper %d ended (code %d, status %d); starting a new one on the next spawn.",
+                    (int) si->si_pid, si->si_code, si->si_status);
+        s->helper_source = sd_event_source_unref(source);
+        s->fd = safe_close(s->fd);
+        s->pid = 0;
+        return 0;
+}
+
+static void spawner_stop_helper(Spawner *s) {
+        s->fd = safe_close(s->fd); /* EOF makes a healthy helper exit by itself */
+        if (s->helper_source) {
+                /* The source owns the helper: unref kills it (if need be) and reaps it. */
+                (void) sd_event_source_set_child_process_own(s->helper_source, true);
+                s->helper_source = sd_event_source_unref(s->helper_source);
+        }
+        s->pid = 0;
+}
+
+static int spawner_start_helper(Spawner *s) {
+        _cleanup_close_ int parent_fd = -EBADF, child_fd = -EBADF;
+        int pair[2], r;
+
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0)
+                return -errno;
+        parent_fd = pair[0];
+        child_fd = pair[1];
+
+        pid_t pid = fork();
+        if (pid < 0)
+                return -errno;
+        if (pid == 0)
+                helper_main(s->shm, child_fd, &s->nofile);
+
+        r = sd_event_add_child(s->event, &s->helper_source, pid, WEXITED, spawner_on_helper_exit, s);
+        if (r < 0) {
+                (void) kill(pid, SIGKILL);
+                (void) waitpid(pid, NULL, 0);
+                return r;
+        }
+        (void) sd_event_source_set_description(s->helper_source, "spawn-helper");
+        s->fd = steal_fd(&parent_fd);
+        s->pid = pid;
+        return 0;
+}
+
+int spawner_new(Spawner **ret, sd_event *event) {
+        _cleanup_(spawner_freep) Spawner *s = NULL;
+        int r;
+
+        s = calloc(1, sizeof(Spawner));
+        if (!s)
+                return -ENOMEM;
+        s->fd = -EBADF;
+        s->event = sd_event_ref(event);
+        if (getrlimit(RLIMIT_NOFILE, &s->nofile) < 0)
+                return -errno;
+
+        /* Shared with the helper and, copy-on-write, with each new child: the same
+         * address everywhere, so pointers written by the service are valid in both. */
+        void *p = mmap(NULL, SPAWNER_SHM_SIZE, PROT_READ | PROT_WRITE,
+                       MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p == MAP_FAILED)
+                return -errno;
+        s->shm = p;
+
+        r = spawner_start_helper(s);
+        if (r < 0)
+                return r;
+
+        *ret = steal_ptr(&s);
+        return 0;
+}
+
+Spawner *spawner_free(Spawner *s) {
+        if (!s)
+                return NULL;
+        spawner_stop_helper(s);
+        if (s->shm)
+                (void) munmap(s->shm, SPAWNER_SHM_SIZE);
+        sd_event_unref(s->event);
+        free(s);
+        return NULL;
+}
+
+pid_t spawner_helper_pid(Spawner *s) {
+        return s->pid;
+}
+
+static void *arena_alloc(SpawnerShm *shm, size_t size) {
+        size_t limit = SPAWNER_SHM_SIZE - offsetof(SpawnerShm, arena);
+        size_t start = (shm->used + 15) & ~(size_t) 15;
+        if (start > limit || size > limit - start)
+                return NULL;
+        shm->used = start + size;
+        return shm->arena + start;
+}
+
+static char **arena_copy_strv(SpawnerShm *shm, char * const *l) {
+        size_t n = 0;
+        while (l && l[n])
+                n++;
+        char **copy = arena_alloc(shm, (n + 1) * sizeof(char *));
+        if (!copy)
+                return NULL;
+        for (size_t i = 0; i < n; i++) {
+                size_t len = strlen(l[i]) + 1;
+                copy[i] = arena_alloc(shm, len);
+                if (!copy[i])
+                        return NULL;
+                memcpy(copy[i], l[i], len);
+        }
+        copy[n] = NULL;
+        return copy;
+}
+
+static int spawner_fill_request(Spawner *s, const SpawnRequest *req) {
+        SpawnerShm *shm = s->shm;
+
+        if (req->n_fds > SPAWNER_FDS_MAX)
+                return -E2BIG;
+
+        shm->used = 0;
+        shm->argv = arena_copy_strv(shm, req->argv);
+        shm->envp = arena_copy_strv(shm, req->envp);
+        if (!shm->argv || !shm->envp)
+                return -E2BIG;
+        shm->program = shm->argv[0];
+        shm->path = env_get(shm->envp, "PATH");
+        size_t len = strlen(req->cwd) + 1;
+        char *cwd = arena_alloc(shm, len);
+        if (!cwd)
+                return -E2BIG;
+        memcpy(cwd, req->cwd, len);
+        shm->cwd = cwd;
+        shm->new_session = req->new_session;
+        shm->n_fds = req->n_fds;
+        memcpy(shm->targets, req->targets, req->n_fds * sizeof(unsigned));
+        return 0;
+}
+
+static int spawner_send(Spawner *s, const int *fds, unsigned n_fds) {
+        union {
+                struct cmsghdr header;
+                char buf[CMSG_SPACE(sizeof(int) * SPAWNER_FDS_MAX)];
+        } control = {};
+        char byte = 0;
+        struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+        struct msghdr mh = {
+                .msg_iov = &iov,
+                .msg_iovlen = 1,
+                .msg_control = &control,
+                .msg_controllen = CMSG_SPACE(sizeof(int) * n_fds),
+        };
+        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
+        memcpy(CMSG_DATA(c), fds, sizeof(int) * n_fds);
+
+        if (sendmsg(s->fd, &mh, MSG_NOSIGNAL) < 0)
+                return -errno;
+        return 0;
+}
+
+static int spawner_receive(Spawner *s, SpawnerReply *ret) {
+        struct pollfd pfd = { .fd = s->fd, .events = POLLIN };
+        int r;
+
+        /* Blocking is intended: the reply comes right after the child's execve(). */
+        do
+                r = poll(&pfd, 1, SPAWNER_TIMEOUT_MSEC);
+        while (r < 0 && errno == EINTR);
+        if (r < 0)
+                return -errno;
+        if (r == 0)
+                return -ETIMEDOUT;
+
+        ssize_t n = recv(s->fd, ret, sizeof(*ret), 0);
+        if (n < 0)
+                return -errno;
+        if (n != sizeof(*ret))
+                return -EPIPE; /* EOF: the helper died */
+        return 0;
+}
+
+int spawner_spawn(Spawner *s, const SpawnRequest *req, pid_t *ret_pid, SpawnFailure *ret_failure) {
+        int fds[SPAWNER_FDS_MAX];
+        SpawnerReply reply;
+        int null_fd = -EBADF, r;
+
+        r = spawner_fill_request(s, req);
+        if (r < 0)
+                return r;
+
+        for (unsigned i = 0; i < req->n_fds; i++) {
+                fds[i] = req->fds[i];
+                if (fds[i] < 0) {
+                        if (null_fd < 0) {
+                                null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+                                if (null_fd < 0)
+                                        return -errno;
+                        }
+                        fds[i] = null_fd;
+                }
+        }
+
+        for (unsigned attempt = 0;; attempt++) {
+                if (s->fd < 0) {
+                        r = spawner_start_helper(s);
+                        if (r < 0)
+                                break;
+                }
+                r = spawner_send(s, fds, req->n_fds);
+                if (r >= 0)
+                        r = spawner_receive(s, &reply);
+                if (r >= 0 || attempt > 0 || !errno_means_helper_gone(r))
+                        break;
+                /* The helper died since the last spawn; the request was not acted on. Retry once. */
+                spawner_stop_helper(s);
+        }
+        null_fd = safe_close(null_fd);
+        if (r == -ETIMEDOUT) {
+                log_error("Spawn helper did not answer within %d ms; restarting it.", SPAWNER_TIMEOUT_MSEC);
+                spawner_stop_helper(s);
+        }
+        if (r < 0)
+                return r;
+
+        if (s->shm->used > SPAWNER_SHM_TRIM)
+                /* Shared anonymous memory stays allocated after MADV_DONTNEED; punch it out. */
+                (void) madvise((char *) s->shm + SPAWNER_SHM_TRIM, SPAWNER_SHM_SIZE - SPAWNER_SHM_TRIM,
+                               MADV_REMOVE);
+
+        if (reply.error != 0) {
+                if (reply.pid > 0) {
+                        /* The child is ours (CLONE_PARENT) and has called _exit(): reap it now. */
+                        siginfo_t si;
+                        while (waitid(P_PID, (id_t) reply.pid, &si, WEXITED) < 0 && errno == EINTR)
+                                ;
+                }
+                *ret_failure = (SpawnFailure) { .stage = reply.stage, .error = reply.error };
+                return 1;
+        }
+
+        *ret_pid = reply.pid;
+        return 0;
+}

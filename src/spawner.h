@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * Starting programs. A vfork-style spawn copies the caller's fd table, and
+ * the service holds one pidfd per watched child: spawning from the service
+ * itself would cost O(children) per spawn. So a small helper process, forked
+ * at startup while the service's fd table and rlimits are still pristine,
+ * does the clone3() with CLONE_PARENT: the new program is a direct child of
+ * the service (it gets SIGCHLD and reaps it) but is created from a tiny fd
+ * table. Requests travel through a shared mapping (argv, environment) and a
+ * SOCK_SEQPACKET socket (the descriptors), so nothing is copied twice.
+ */
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <systemd/sd-event.h>
+
+#include "util/macro.h"
+
+typedef enum SpawnStage {
+        SPAWN_STAGE_NONE,
+        SPAWN_STAGE_CLONE,
+        SPAWN_STAGE_SESSION,
+        SPAWN_STAGE_CHDIR,
+        SPAWN_STAGE_FDS,
+        SPAWN_STAGE_EXEC,
+        _SPAWN_STAGE_MAX,
+} SpawnStage;
+
+typedef struct SpawnFailure {
+        SpawnStage stage;
+        int error; /* positive errno */
+} SpawnFailure;
+
+typedef struct SpawnRequest {
+        const char *program; /* argv[0]: looked up in PATH of @envp when it has no slash */
+        char * const *argv;
+        char * const *envp;
+        const char *cwd;
+        bool new_session;
+        unsigned n_fds;         /* stdin, stdout and stderr first, then further ones */
+        const int *fds;         /* borrowed; -1 in the first three for /dev/null */
+        const unsigned *targets;
+} SpawnRequest;
+
+typedef struct Spawner Spawner;
+
+/**
+ * spawner_new() - fork the helper.
+ * @event: loop in which the helper is watched (so it is reaped if it dies)
+ *
+ * Call it early: the helper keeps the rlimits and the (small) fd table of this moment.
+ * Return: 0 or a negative errno.
+ */
+int spawner_new(Spawner **ret, sd_event *event);
+Spawner *spawner_free(Spawner *s);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Spawner *, spawner_free);
+
+/**
+ * spawner_spawn() - start one program; returns once execve() succeeded or failed.
+ * @ret_pid: the new direct child of the caller, unreaped, on success
+ * @ret_failure: where the child failed, when the return value is 1
+ *
+ * On failure the child has been reaped already: nothing is left behind.
+ * Return: 0 on success, 1 when the child could not exec (see @ret_failure),
+ * -E2BIG when argv and environment do not fit, another negative errno when
+ * the helper failed.
+ */
+int spawner_spawn(Spawner *s, const SpawnRequest *req, pid_t *ret_pid, SpawnFailure *ret_failure);
+
+pid_t spawner_helper_pid(Spawner *s);
