@@ -84,9 +84,16 @@ static bool errno_continues_path_search(int e) {
         return e == ENOENT || e == ENOTDIR || e == ESTALE || e == ENODEV || e == ETIMEDOUT;
 }
 
+/* Without CLONE_VFORK (see helper_handle()) the failure also goes through this pipe. */
+static int child_report_fd = -EBADF;
+
 _Noreturn static void child_fail(SpawnerShm *shm, SpawnStage stage, int error) {
         shm->stage = stage;
         shm->error = error > 0 ? error : EIO;
+        if (child_report_fd >= 0) {
+                int32_t report[2] = { shm->stage, shm->error };
+                (void) !write(child_report_fd, report, sizeof(report));
+        }
         _exit(127);
 }
 
@@ -132,12 +139,21 @@ _Noreturn static void child_run(SpawnerShm *shm, const int *fds) {
         if (chdir(shm->cwd) < 0)
                 child_fail(shm, SPAWN_STAGE_CHDIR, errno);
 
-        /* Move every source above all targets first, so no dup2() clobbers a source
-         * that another target still needs, and dup2() never sees fd == newfd (which
-         * would keep O_CLOEXEC). */
         for (unsigned i = 0; i < shm->n_fds; i++)
                 if (shm->targets[i] > max_target)
                         max_target = shm->targets[i];
+
+        if (child_report_fd >= 0 && child_report_fd <= (int) max_target + 1) {
+                /* Keep the report pipe out of the way of the targets. */
+                int fd = fcntl(child_report_fd, F_DUPFD_CLOEXEC, (int) max_target + 2);
+                if (fd < 0)
+                        child_fail(shm, SPAWN_STAGE_FDS, errno);
+                child_report_fd = fd;
+        }
+
+        /* Move every source above all targets first, so no dup2() clobbers a source
+         * that another target still needs, and dup2() never sees fd == newfd (which
+         * would keep O_CLOEXEC). */
         int high[SPAWNER_FDS_MAX];
         for (unsigned i = 0; i < shm->n_fds; i++) {
                 high[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, (int) max_target + 1);
@@ -161,7 +177,11 @@ _Noreturn static void child_run(SpawnerShm *shm, const int *fds) {
                 (void) syscall(SYS_close_range, fd, end, 0);
                 fd = end + 1;
         }
-        if (syscall(SYS_close_range, max_target + 1, ~0U, 0) < 0)
+        if (child_report_fd >= 0) {
+                /* The pipe is O_CLOEXEC: execve() closes it, which tells the helper "success". */
+                (void) syscall(SYS_close_range, max_target + 1, child_report_fd - 1, 0);
+                (void) syscall(SYS_close_range, child_report_fd + 1, ~0U, 0);
+        } else if (syscall(SYS_close_range, max_target + 1, ~0U, 0) < 0)
                 child_fail(shm, SPAWN_STAGE_FDS, errno);
 
         sigemptyset(&empty);
@@ -177,6 +197,41 @@ _Noreturn static void child_run(SpawnerShm *shm, const int *fds) {
 
 /* ---- helper side: a loop of receive request, clone3(), reply ---- */
 
+/* Valgrind (3.19) knows neither clone3() nor CLONE_VFORK without CLONE_VM. */
+static bool clone3_unsupported;
+
+static SpawnerReply helper_spawn_without_vfork(SpawnerShm *shm, const int *fds) {
+        int pipe_fds[2];
+        int32_t report[2];
+
+        /* Plain fork-like clone: we do not wait for the exec, so the child reports a
+         * failure through a pipe that its execve() closes on success. */
+        if (pipe2(pipe_fds, O_CLOEXEC) < 0)
+                return (SpawnerReply) { .error = errno, .stage = SPAWN_STAGE_CLONE };
+
+        long pid = syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
+        if (pid == 0) {
+                (void) close(pipe_fds[0]);
+                child_report_fd = pipe_fds[1];
+                child_run(shm, fds);
+        }
+        int saved = errno;
+        (void) close(pipe_fds[1]);
+        if (pid < 0) {
+                (void) close(pipe_fds[0]);
+                return (SpawnerReply) { .error = saved, .stage = SPAWN_STAGE_CLONE };
+        }
+
+        ssize_t n;
+        do
+                n = read(pipe_fds[0], report, sizeof(report));
+        while (n < 0 && errno == EINTR);
+        (void) close(pipe_fds[0]);
+        if (n == sizeof(report))
+                return (SpawnerReply) { .pid = (int32_t) pid, .error = report[1], .stage = report[0] };
+        return (SpawnerReply) { .pid = (int32_t) pid };
+}
+
 static SpawnerReply helper_handle(SpawnerShm *shm, const int *fds, unsigned n_fds) {
         struct spawner_clone_args args = {
                 /* CLONE_PARENT: the program becomes the service's child, not ours.
@@ -191,7 +246,14 @@ static SpawnerReply helper_handle(SpawnerShm *shm, const int *fds, unsigned n_fd
         shm->error = 0;
         shm->stage = SPAWN_STAGE_NONE;
 
+        if (clone3_unsupported)
+                return helper_spawn_without_vfork(shm, fds);
+
         long pid = syscall(SYS_clone3, &args, sizeof(args));
+        if (pid < 0 && (errno == ENOSYS || errno == EINVAL)) {
+                clone3_unsupported = true;
+                return helper_spawn_without_vfork(shm, fds);
+        }
         if (pid < 0)
                 return (SpawnerReply) { .error = errno, .stage = SPAWN_STAGE_CLONE };
         if (pid == 0)

@@ -1,0 +1,397 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include "cw-test.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <gio/gunixfdlist.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef CW_TEST_SERVICES_DIR
+#error "CW_TEST_SERVICES_DIR must point at the generated test service directory"
+#endif
+
+static gboolean under_valgrind(void) {
+        return g_getenv("CHILDWATCH_TEST_VALGRIND") != NULL;
+}
+
+guint cw_timeout_ms(guint base_ms) {
+        return under_valgrind() ? base_ms * 20 : base_ms;
+}
+
+void cw_test_init(int *argc, char ***argv) {
+        g_test_init(argc, argv, NULL);
+        /* Orphans of the service (it leaves non-kill-on-release children running when it
+         * stops) come to us, not to a pid 1 that reaps late: teardown reaps them. */
+        g_assert_cmpint(prctl(PR_SET_CHILD_SUBREAPER, 1), ==, 0);
+        signal(SIGPIPE, SIG_IGN);
+}
+
+static void on_state_changed(GDBusConnection *conn, const char *sender, const char *path, const char *iface,
+                             const char *member, GVariant *params, gpointer userdata) {
+        CwFixture *f = userdata;
+        CwSignal *s = g_new0(CwSignal, 1);
+        const char *event;
+
+        g_variant_get(params, "(&si)", &event, &s->status);
+        s->path = g_strdup(path);
+        s->event = g_strdup(event);
+        g_ptr_array_add(f->signals, s);
+}
+
+static void cw_signal_free(gpointer p) {
+        CwSignal *s = p;
+        g_free(s->path);
+        g_free(s->event);
+        g_free(s);
+}
+
+void cw_fixture_setup_with_args(CwFixture *f, const char *daemon_args) {
+        g_autoptr(GError) error = NULL;
+
+        memset(f, 0, sizeof(*f));
+        f->tmpdir = g_dir_make_tmp("childwatch-test-XXXXXX", &error);
+        g_assert_no_error(error);
+        f->status_file = g_build_filename(f->tmpdir, "service-status", NULL);
+
+        /* dbus-daemon inherits our environment and passes it to the activated service. */
+        g_setenv("CHILDWATCH_TEST_STATUS_FILE", f->status_file, TRUE);
+        g_setenv("CHILDWATCH_TEST_ARGS", daemon_args ? daemon_args : "", TRUE);
+        if (under_valgrind()) {
+                g_autofree char *log = g_build_filename(f->tmpdir, "valgrind-%p.log", NULL);
+                g_setenv("CHILDWATCH_TEST_VALGRIND_LOG", log, TRUE);
+        }
+
+        f->bus = g_test_dbus_new(G_TEST_DBUS_NONE);
+        g_test_dbus_add_service_dir(f->bus, CW_TEST_SERVICES_DIR);
+        g_test_dbus_up(f->bus);
+
+        f->conn = g_dbus_connection_new_for_address_sync(g_test_dbus_get_bus_address(f->bus),
+                                                         G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+                                                                 G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+                                                         NULL, NULL, &error);
+        g_assert_no_error(error);
+
+        f->signals = g_ptr_array_new_with_free_func(cw_signal_free);
+        f->signal_subscription = g_dbus_connection_signal_subscribe(f->conn, CW_NAME, CW_PROCESS_IFACE,
+                                                                    "StateChanged", NULL, NULL,
+                                                                    G_DBUS_SIGNAL_FLAGS_NONE, on_state_changed,
+                                                                    f, NULL);
+}
+
+void cw_fixture_setup(CwFixture *f, gconstpointer data) {
+        cw_fixture_setup_with_args(f, data);
+}
+
+GDBusConnection *cw_fixture_new_connection(CwFixture *f) {
+        g_autoptr(GError) error = NULL;
+        GDBusConnection *c = g_dbus_connection_new_for_address_sync(
+                g_test_dbus_get_bus_address(f->bus),
+                G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+                NULL, NULL, &error);
+        g_assert_no_error(error);
+        return c;
+}
+
+static gboolean name_has_owner(GDBusConnection *conn) {
+        g_autoptr(GVariant) r = g_dbus_connection_call_sync(conn, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                                            "org.freedesktop.DBus", "NameHasOwner",
+                                                            g_variant_new("(s)", CW_NAME), G_VARIANT_TYPE("(b)"),
+                                                            G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL);
+        gboolean b = FALSE;
+        if (r)
+                g_variant_get(r, "(b)", &b);
+        return b;
+}
+
+pid_t cw_service_pid(CwFixture *f) {
+        g_autoptr(GError) error = NULL;
+        guint32 pid;
+
+        /* Ping activates the service if it is not running yet. */
+        g_autoptr(GVariant) ping = cw_call(f->conn, CW_MANAGER_PATH, "org.freedesktop.DBus.Peer", "Ping", NULL,
+                                           "()", &error);
+        g_assert_no_error(error);
+        g_autoptr(GVariant) r = g_dbus_connection_call_sync(
+                f->conn, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                "GetConnectionUnixProcessID", g_variant_new("(s)", CW_NAME), G_VARIANT_TYPE("(u)"),
+                G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+        g_assert_no_error(error);
+        g_variant_get(r, "(u)", &pid);
+        f->service_pid = (pid_t) pid;
+        return f->service_pid;
+}
+
+static gboolean file_exists(gpointer path) {
+        return g_file_test(path, G_FILE_TEST_EXISTS);
+}
+
+static void print_valgrind_logs(CwFixture *f) {
+        g_autoptr(GDir) dir = g_dir_open(f->tmpdir, 0, NULL);
+        const char *name;
+
+        while (dir && (name = g_dir_read_name(dir))) {
+                if (!g_str_has_prefix(name, "valgrind-"))
+                        continue;
+                g_autofree char *path = g_build_filename(f->tmpdir, name, NULL);
+                g_autofree char *contents = NULL;
+                if (g_file_get_contents(path, &contents, NULL, NULL) && contents[0])
+                        g_printerr("---- %s ----\n%s\n", name, contents);
+        }
+}
+
+/* GTestDBus's watcher is a fork of this very program: the one child we must keep. */
+static gboolean is_fork_of_ourselves(pid_t pid) {
+        char path[64];
+        g_snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+        g_autofree char *exe = g_file_read_link(path, NULL);
+        g_autofree char *self = g_file_read_link("/proc/self/exe", NULL);
+        return exe && self && g_str_equal(exe, self);
+}
+
+static void reap_and_kill_leftovers(void) {
+        /* Bounded: a few rounds of kill + reap of whatever is still our child. */
+        for (int round = 0; round < 50; round++) {
+                guint n = 0;
+                g_autoptr(GDir) dir = g_dir_open("/proc", 0, NULL);
+                const char *name;
+                while (dir && (name = g_dir_read_name(dir))) {
+                        char path[64], buf[512];
+                        pid_t pid = (pid_t) g_ascii_strtoll(name, NULL, 10);
+                        if (pid <= 0)
+                                continue;
+                        g_snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+                        FILE *fp = fopen(path, "re");
+                        if (!fp)
+                                continue;
+                        size_t k = fread(buf, 1, sizeof(buf) - 1, fp);
+                        fclose(fp);
+                        buf[k] = 0;
+                        char *close = strrchr(buf, ')');
+                        int ppid = 0;
+                        char state;
+                        if (!close || sscanf(close + 2, "%c %d", &state, &ppid) != 2 || ppid != getpid())
+                                continue;
+                        if (state != 'Z' && is_fork_of_ourselves(pid))
+                                continue;
+                        n++;
+                        if (state != 'Z')
+                                kill(pid, SIGKILL);
+                }
+                while (waitpid(-1, NULL, WNOHANG) > 0)
+                        ;
+                if (n == 0)
+                        return;
+                g_usleep(10 * 1000);
+        }
+}
+
+void cw_fixture_teardown(CwFixture *f, gconstpointer data) {
+        g_autofree char *status = NULL;
+
+        if (f->conn && name_has_owner(f->conn)) {
+                pid_t pid = f->service_pid ? f->service_pid : cw_service_pid(f);
+                g_assert_cmpint(kill(pid, SIGTERM), ==, 0);
+        }
+        /* The service ran if it left a status file or is about to: wait for it (bounded). */
+        if (f->service_pid || g_file_test(f->status_file, G_FILE_TEST_EXISTS)) {
+                if (!cw_wait_until(file_exists, f->status_file, cw_timeout_ms(10000)))
+                        g_error("the service did not exit within the time limit");
+                g_assert_true(g_file_get_contents(f->status_file, &status, NULL, NULL));
+                if (g_strcmp0(g_strstrip(status), "0") != 0) {
+                        print_valgrind_logs(f);
+                        g_error("the service exited with status %s", status);
+                }
+        }
+
+        if (f->signal_subscription)
+                g_dbus_connection_signal_unsubscribe(f->conn, f->signal_subscription);
+        g_clear_pointer(&f->signals, g_ptr_array_unref);
+        if (f->conn)
+                g_dbus_connection_close_sync(f->conn, NULL, NULL);
+        g_clear_object(&f->conn);
+        if (f->bus)
+                g_test_dbus_down(f->bus);
+        g_clear_object(&f->bus);
+
+        reap_and_kill_leftovers();
+
+        if (f->tmpdir) {
+                g_autoptr(GDir) dir = g_dir_open(f->tmpdir, 0, NULL);
+                const char *name;
+                while (dir && (name = g_dir_read_name(dir))) {
+                        g_autofree char *p = g_build_filename(f->tmpdir, name, NULL);
+                        (void) unlink(p);
+                }
+                (void) rmdir(f->tmpdir);
+        }
+        g_clear_pointer(&f->tmpdir, g_free);
+        g_clear_pointer(&f->status_file, g_free);
+}
+
+GVariant *cw_call_with_fds(GDBusConnection *conn, const char *path, const char *iface, const char *method,
+                           GVariant *params, const char *reply_type, GUnixFDList *fds_in,
+                           GUnixFDList **ret_fds_out, GError **error) {
+        return g_dbus_connection_call_with_unix_fd_list_sync(
+                conn, CW_NAME, path, iface, method, params, reply_type ? G_VARIANT_TYPE(reply_type) : NULL,
+                G_DBUS_CALL_FLAGS_NONE, (gint) cw_timeout_ms(25000), fds_in, ret_fds_out, NULL, error);
+}
+
+GVariant *cw_call(GDBusConnection *conn, const char *path, const char *iface, const char *method,
+                  GVariant *params, const char *reply_type, GError **error) {
+        return cw_call_with_fds(conn, path, iface, method, params, reply_type, NULL, NULL, error);
+}
+
+char *cw_spawn_full(GDBusConnection *conn, const char *const *argv, GVariant *options, GUnixFDList *fds,
+                    guint32 *ret_pid, GError **error) {
+        if (!options)
+                options = g_variant_new_array(G_VARIANT_TYPE("{sv}"), NULL, 0);
+        g_autoptr(GVariant) r = cw_call_with_fds(conn, CW_MANAGER_PATH, CW_MANAGER_IFACE, "Spawn",
+                                                 g_variant_new("(^as@a{sv})", argv, options), "(ou)", fds, NULL,
+                                                 error);
+        char *path;
+        guint32 pid;
+
+        if (!r)
+                return NULL;
+        g_variant_get(r, "(ou)", &path, &pid);
+        if (ret_pid)
+                *ret_pid = pid;
+        return path;
+}
+
+char *cw_spawn(CwFixture *f, const char *const *argv, GVariant *options, guint32 *ret_pid) {
+        g_autoptr(GError) error = NULL;
+        char *path = cw_spawn_full(f->conn, argv, options, NULL, ret_pid, &error);
+        g_assert_no_error(error);
+        g_assert_nonnull(path);
+        return path;
+}
+
+GVariant *cw_get_property(GDBusConnection *conn, const char *path, const char *iface, const char *name) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) r = cw_call(conn, path, "org.freedesktop.DBus.Properties", "Get",
+                                        g_variant_new("(ss)", iface, name), "(v)", &error);
+        GVariant *v;
+
+        g_assert_no_error(error);
+        g_variant_get(r, "(v)", &v);
+        return v;
+}
+
+char *cw_get_state(CwFixture *f, const char *path) {
+        g_autoptr(GVariant) v = cw_get_property(f->conn, path, CW_PROCESS_IFACE, "State");
+        return g_variant_dup_string(v, NULL);
+}
+
+static gboolean deadline_passed(gpointer data) {
+        *(gboolean *) data = TRUE;
+        return G_SOURCE_REMOVE;
+}
+
+static gboolean tick(gpointer data) {
+        return G_SOURCE_CONTINUE;
+}
+
+gboolean cw_wait_until(gboolean (*done)(gpointer data), gpointer data, guint timeout_ms) {
+        gboolean timed_out = FALSE;
+        guint id = g_timeout_add(timeout_ms, deadline_passed, &timed_out);
+        /* Some conditions (a file, /proc) raise no event: look again every 5 ms. */
+        guint tick_id = g_timeout_add(5, tick, NULL);
+        gboolean ok;
+
+        while (!(ok = done(data)) && !timed_out)
+                g_main_context_iteration(NULL, TRUE);
+        if (!timed_out)
+                g_source_remove(id);
+        g_source_remove(tick_id);
+        return ok;
+}
+
+static gboolean never(gpointer data) {
+        return FALSE;
+}
+
+void cw_spin(guint ms) {
+        (void) cw_wait_until(never, NULL, ms);
+}
+
+typedef struct EventQuery {
+        CwFixture *f;
+        const char *path;
+        const char *event;
+        int status;
+} EventQuery;
+
+static gboolean event_seen(gpointer data) {
+        EventQuery *q = data;
+        for (guint i = 0; i < q->f->signals->len; i++) {
+                CwSignal *s = g_ptr_array_index(q->f->signals, i);
+                if (g_str_equal(s->path, q->path) && g_str_equal(s->event, q->event)) {
+                        q->status = s->status;
+                        return TRUE;
+                }
+        }
+        return FALSE;
+}
+
+int cw_wait_for_event(CwFixture *f, const char *path, const char *event, guint timeout_ms) {
+        EventQuery q = { f, path, event, 0 };
+        if (!cw_wait_until(event_seen, &q, cw_timeout_ms(timeout_ms)))
+                g_error("no StateChanged(%s) for %s within %u ms", event, path, cw_timeout_ms(timeout_ms));
+        return q.status;
+}
+
+guint cw_count_events(CwFixture *f, const char *path, const char *event) {
+        guint n = 0;
+        for (guint i = 0; i < f->signals->len; i++) {
+                CwSignal *s = g_ptr_array_index(f->signals, i);
+                if (g_str_equal(s->path, path) && (!event || g_str_equal(s->event, event)))
+                        n++;
+        }
+        return n;
+}
+
+static guint count_children(pid_t parent, gboolean only_zombies) {
+        g_autoptr(GDir) dir = g_dir_open("/proc", 0, NULL);
+        const char *name;
+        guint n = 0;
+
+        while (dir && (name = g_dir_read_name(dir))) {
+                char path[64], buf[512];
+                if (!g_ascii_isdigit(name[0]))
+                        continue;
+                g_snprintf(path, sizeof(path), "/proc/%s/stat", name);
+                FILE *fp = fopen(path, "re");
+                if (!fp)
+                        continue;
+                size_t k = fread(buf, 1, sizeof(buf) - 1, fp);
+                fclose(fp);
+                buf[k] = 0;
+                char *close = strrchr(buf, ')');
+                int ppid = 0;
+                char state;
+                if (!close || sscanf(close + 2, "%c %d", &state, &ppid) != 2 || ppid != parent)
+                        continue;
+                if (!only_zombies || state == 'Z')
+                        n++;
+        }
+        return n;
+}
+
+guint cw_count_children(pid_t pid) {
+        return count_children(pid, FALSE);
+}
+
+guint cw_count_zombies(pid_t pid) {
+        return count_children(pid, TRUE);
+}
+
+gboolean cw_pid_exists(pid_t pid) {
+        return kill(pid, 0) == 0 || errno == EPERM;
+}

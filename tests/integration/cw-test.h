@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * The harness of the integration tests: a private bus per test case
+ * (GTestDBus) whose service directory activates this build's childwatchd
+ * exactly as installed, helpers to call it and to wait for its signals
+ * (bounded in time), and checks that nothing is left behind.
+ */
+
+#include <gio/gio.h>
+#include <glib.h>
+#include <sys/types.h>
+
+#define CW_NAME "org.childwatch.ChildWatch1"
+#define CW_MANAGER_PATH "/org/childwatch/ChildWatch1"
+#define CW_MANAGER_IFACE "org.childwatch.ChildWatch1.Manager"
+#define CW_PROCESS_IFACE "org.childwatch.ChildWatch1.Process"
+#define CW_ERROR(name) "org.childwatch.ChildWatch1.Error." name
+
+typedef struct CwFixture {
+        GTestDBus *bus;
+        GDBusConnection *conn;
+        char *tmpdir;
+        char *status_file;
+        GPtrArray *signals; /* CwSignal*, every StateChanged seen on conn since setup */
+        guint signal_subscription;
+        pid_t service_pid;  /* 0 until the service was activated and asked for */
+} CwFixture;
+
+typedef struct CwSignal {
+        char *path;
+        char *event;
+        int status;
+} CwSignal;
+
+/* g_test_init() plus what every integration test binary needs (subreaper, paths). */
+void cw_test_init(int *argc, char ***argv);
+
+/* Timeouts scale when the service runs under valgrind. */
+guint cw_timeout_ms(guint base_ms);
+
+/* Starts a private bus; @daemon_args go to the activated service (e.g. "--idle-timeout=1"). */
+void cw_fixture_setup_with_args(CwFixture *f, const char *daemon_args);
+void cw_fixture_setup(CwFixture *f, gconstpointer data);
+/* Stops the service with SIGTERM, asserts it exited 0, takes the bus down and
+ * reaps or kills every process the test left behind. */
+void cw_fixture_teardown(CwFixture *f, gconstpointer data);
+
+/* A further client connection to the test bus. */
+GDBusConnection *cw_fixture_new_connection(CwFixture *f);
+
+/* Synchronous call on any object of the service; NULL with @error set on failure. */
+GVariant *cw_call(GDBusConnection *conn, const char *path, const char *iface, const char *method,
+                  GVariant *params, const char *reply_type, GError **error);
+/* Same, with file descriptors in and out. */
+GVariant *cw_call_with_fds(GDBusConnection *conn, const char *path, const char *iface, const char *method,
+                           GVariant *params, const char *reply_type, GUnixFDList *fds_in,
+                           GUnixFDList **ret_fds_out, GError **error);
+
+/* Spawn(); @options may be NULL for {}. Returns the object path, sets *ret_pid. Asserts success. */
+char *cw_spawn(CwFixture *f, const char *const *argv, GVariant *options, guint32 *ret_pid);
+/* Spawn() that may fail; returns the path or NULL with @error set. */
+char *cw_spawn_full(GDBusConnection *conn, const char *const *argv, GVariant *options, GUnixFDList *fds,
+                    guint32 *ret_pid, GError **error);
+
+/* Property of a process or the manager; asserts success. */
+GVariant *cw_get_property(GDBusConnection *conn, const char *path, const char *iface, const char *name);
+/* Convenience: the State property of a process. */
+char *cw_get_state(CwFixture *f, const char *path);
+
+/* Waits (bounded) until StateChanged(@event) was seen for @path; returns its status. */
+int cw_wait_for_event(CwFixture *f, const char *path, const char *event, guint timeout_ms);
+/* Number of StateChanged signals recorded for @path (and @event, or any event when NULL). */
+guint cw_count_events(CwFixture *f, const char *path, const char *event);
+/* Runs the main context until @done(@data) is true or @timeout_ms passed; returns @done's last answer. */
+gboolean cw_wait_until(gboolean (*done)(gpointer data), gpointer data, guint timeout_ms);
+/* Iterates the default main context for about @ms milliseconds. */
+void cw_spin(guint ms);
+
+/* The pid of the service (activating it if need be). */
+pid_t cw_service_pid(CwFixture *f);
+/* Processes whose parent is @pid, and of these, the zombies. */
+guint cw_count_children(pid_t pid);
+guint cw_count_zombies(pid_t pid);
+/* Whether a process with this pid exists (zombies count as existing). */
+gboolean cw_pid_exists(pid_t pid);
+
+/* Error name check that prints the remote error on mismatch. */
+#define cw_assert_dbus_error(err, name)                                                                  \
+        G_STMT_START {                                                                                   \
+                g_assert_nonnull(err);                                                                   \
+                g_autofree char *_remote = g_dbus_error_get_remote_error(err);                           \
+                if (g_strcmp0(_remote, (name)) != 0)                                                     \
+                        g_error("expected %s, got %s: %s", (name), _remote, (err)->message);            \
+        } G_STMT_END
