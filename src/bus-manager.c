@@ -115,7 +115,10 @@ static int method_list_processes(sd_bus_message *m, void *userdata, sd_bus_error
 
 static int property_get_features(sd_bus *bus, const char *path, const char *interface, const char *property,
                                  sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        return sd_bus_message_append(reply, "as", 1, "pidfd");
+        Manager *m = userdata;
+        if (m->use_pidfd)
+                return sd_bus_message_append(reply, "as", 1, "pidfd");
+        return sd_bus_message_append(reply, "as", 0);
 }
 
 static int property_get_version(sd_bus *bus, const char *path, const char *interface, const char *property,

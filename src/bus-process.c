@@ -156,8 +156,10 @@ static int method_get_pidfd(sd_bus_message *m, void *userdata, sd_bus_error *err
         if (r < 0)
                 return r;
         int fd = child_pidfd(c);
-        if (!child_is_running(c) || fd < 0)
+        if (!child_is_running(c))
                 return not_running(c, error);
+        if (fd < 0)
+                return sd_bus_error_set(error, SD_BUS_ERROR_NOT_SUPPORTED, "This system has no pidfds.");
         /* sd-bus duplicates the fd into the reply. */
         return sd_bus_reply_method_return(m, "h", fd);
 }

@@ -91,6 +91,7 @@ Child *child_free(Child *c) {
                 return NULL;
 
         if (c->manager) {
+                manager_unqueue_ended(c->manager, c);
                 if (c->has_object)
                         manager_remove_object(c->manager, c);
                 if (child_is_running(c) && c->pid > 0)
@@ -155,6 +156,7 @@ static void child_reply_waiters(Child *c) {
 }
 
 void child_handle_event(Child *c, ChildEvent event, int status) {
+        Manager *m = c->manager; /* c may be freed below */
         bool terminal = child_event_is_terminal(event);
 
         if (event < 0 || !child_state_apply(&c->state, &c->exit_status, event, status))
@@ -180,27 +182,36 @@ void child_handle_event(Child *c, ChildEvent event, int status) {
                 child_free(c); /* released while running: nobody can ask about it any more */
         else if (!c->owner)
                 child_start_linger(c);
-        manager_check_idle(c->manager);
+        manager_check_idle(m);
 }
 
 static int child_on_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
         Child *c = userdata;
-        siginfo_t info = *si, reaped = {};
+        ChildEvent event = child_event_from_si_code(si->si_code);
 
-        /* Reap here rather than let sd-event do it after we return: whoever hears the
-         * terminal event must not find a zombie. sd-event's own waitid() on the pidfd
-         * then finds nothing, which it ignores. */
-        if (waitid(P_PIDFD, (id_t) sd_event_source_get_child_pidfd(s), &reaped, WEXITED | WNOHANG) >= 0 &&
-            reaped.si_pid > 0)
-                info = reaped;
+        if (!child_event_is_terminal(event)) {
+                /* Only without pidfds (see manager.c) do stop/continue reports come this way. */
+                child_handle_event(c, event, si->si_status);
+                return 0;
+        }
 
-        /* The process is gone: drop the source (and with it the pidfd) now, not when the
-         * object goes away, so ended objects hold no descriptor. Safe inside the callback. */
-        (void) sd_event_source_set_child_process_own(s, false);
-        c->child_source = sd_event_source_unref(s);
-
-        child_handle_event(c, child_event_from_si_code(info.si_code), info.si_status);
+        /* sd-event reaps the process right after we return. Announce the end only then,
+         * from the manager's queue, so that whoever hears it finds no zombie left. */
+        (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
+        c->ended_event = event;
+        c->ended_status = si->si_status;
+        manager_queue_ended(c->manager, c);
         return 0;
+}
+
+void child_announce_end(Child *c) {
+        /* Reaped by now: drop the source and with it the pidfd, so ended objects hold no
+         * descriptor. Not owning the process any more, the source neither kills nor waits. */
+        if (c->child_source) {
+                (void) sd_event_source_set_child_process_own(c->child_source, false);
+                c->child_source = sd_event_source_disable_unref(c->child_source);
+        }
+        child_handle_event(c, c->ended_event, c->ended_status);
 }
 
 static int spawn_failure_to_error(const SpawnFailure *f, char * const *argv, const char *cwd,
@@ -226,17 +237,25 @@ static int spawn_failure_to_error(const SpawnFailure *f, char * const *argv, con
         }
 }
 
+/* Without pidfds sd-event has to walk its child sources on SIGCHLD anyway, so it also
+ * collects stop/continue reports then; with pidfds the manager does that in O(1). */
+static int child_wait_options(const Child *c) {
+        return (c->events & CHILD_EVENTS_STOP_CONTINUE) ? WSTOPPED | WCONTINUED : 0;
+}
+
 static int child_start_watch(Child *c) {
         int r;
 
         /* sd_event_add_child() opens the pidfd itself (pidfd_open() on our unreaped child,
          * which cannot race with pid reuse) and owns it. sd_event_add_child_pidfd() would
          * have to parse /proc/self/fdinfo to learn the pid we already know (~20 µs). */
-        r = sd_event_add_child(c->manager->event, &c->child_source, c->pid, WEXITED, child_on_exit, c);
+        r = sd_event_add_child(c->manager->event, &c->child_source, c->pid,
+                               c->manager->use_pidfd ? WEXITED : WEXITED | child_wait_options(c), child_on_exit,
+                               c);
         if (r < 0)
                 return r;
-        if (sd_event_source_get_child_pidfd(c->child_source) < 0)
-                return -EOPNOTSUPP; /* never signal by pid: it may be reused */
+        if (c->manager->use_pidfd && sd_event_source_get_child_pidfd(c->child_source) < 0)
+                return -EOPNOTSUPP;
         /* Until the child is fully set up, dropping the source must kill and reap it. */
         r = sd_event_source_set_child_process_own(c->child_source, true);
         if (r < 0)
@@ -429,14 +448,17 @@ int child_send_signal(Child *c, int sig, bool process_group) {
 
         /* The group led by the process, never the group it merely sits in: a child
          * without new-session shares ours. */
-        if (pidfd_send_signal(child_pidfd(c), sig, NULL, PIDFD_SIGNAL_PROCESS_GROUP) >= 0)
-                return 0;
-        if (errno == ESRCH)
-                return -ENOTTY; /* it runs, but leads no process group */
-        if (errno != EINVAL)
-                return -errno;
+        if (child_pidfd(c) >= 0) {
+                if (pidfd_send_signal(child_pidfd(c), sig, NULL, PIDFD_SIGNAL_PROCESS_GROUP) >= 0)
+                        return 0;
+                if (errno == ESRCH)
+                        return -ENOTTY; /* it runs, but leads no process group */
+                if (errno != EINVAL && errno != ENOSYS)
+                        return -errno;
+        }
 
-        /* Kernel older than 6.9. The pid is safe to use: our child, not yet reaped. */
+        /* Kernel older than 6.9, or no pidfds. The pid is safe to use: our child, not
+         * yet reaped (the end is announced only after the reap). */
         if (getpgid(c->pid) != c->pid)
                 return -ENOTTY;
         return killpg(c->pid, sig) < 0 ? -errno : 0;

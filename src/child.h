@@ -58,6 +58,11 @@ struct Child {
         sd_event_source *linger_timer;
         uint64_t kill_deadline;        /* CLOCK_MONOTONIC, 0: no escalation pending */
 
+        ChildEvent ended_event;        /* the terminal event, between the exit and its announcement */
+        int ended_status;
+        Child *ended_next;             /* in manager->ended */
+        bool ended_queued;
+
         sd_bus_message **waiters;      /* Wait() and Kill() calls to answer at the end */
         unsigned n_waiters;
 };
@@ -88,6 +93,9 @@ static inline bool child_is_running(const Child *c) {
 
 /* Feeds one kernel report into the state machine and announces what changed. */
 void child_handle_event(Child *c, ChildEvent event, int status);
+
+/* Announces a queued end (see manager_queue_ended()), once sd-event has reaped the process. */
+void child_announce_end(Child *c);
 
 /* Replies to @m with (State, ExitStatus) at the end, or at once if it has ended. */
 int child_add_waiter(Child *c, sd_bus_message *m);

@@ -55,6 +55,9 @@ int parse_seconds(const char *s, uint64_t *ret_usec) {
         }
         if (*p)
                 return -EINVAL;
+        /* The digit loop bounds whole * 1000000 only; the fraction can still wrap it. */
+        if (whole * 1000000 > UINT64_MAX - frac)
+                return -ERANGE;
         *ret_usec = whole * 1000000 + frac;
         return 0;
 }

@@ -37,6 +37,10 @@ typedef struct Manager {
         uint64_t next_id;
         unsigned n_stop_watchers; /* running children that asked for stopped/continued */
 
+        bool use_pidfd;           /* false under kernels (or valgrind) without pidfd_open() */
+        Child *ended;             /* exits waiting for their announcement */
+        sd_event_source *announce_source;
+
         int sigchld_fd;
         sd_event_source *sigchld_source;
         sd_event_source *sweep_source;
@@ -61,6 +65,11 @@ int manager_add_child(Manager *m, Child *c);
 void manager_child_ended(Manager *m, Child *c);
 /* Drops the object of a child (it keeps running unwatched by clients if it still runs). */
 void manager_remove_object(Manager *m, Child *c);
+
+/* Queues the announcement of an exit for the next loop iteration, after the reap. */
+void manager_queue_ended(Manager *m, Child *c);
+/* Takes a child off that queue (it is being freed). */
+void manager_unqueue_ended(Manager *m, Child *c);
 
 /* Re-evaluates idle exit; call after anything that may change it. */
 void manager_check_idle(Manager *m);

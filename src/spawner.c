@@ -23,18 +23,6 @@
 #include "util/env.h"
 #include "util/log.h"
 
-/* Debian 12's glibc has no clone3() wrapper; the kernel ABI is stable. */
-struct spawner_clone_args {
-        uint64_t flags;
-        uint64_t pidfd;
-        uint64_t child_tid;
-        uint64_t parent_tid;
-        uint64_t exit_signal;
-        uint64_t stack;
-        uint64_t stack_size;
-        uint64_t tls;
-};
-
 #define SPAWNER_FDS_MAX 253U /* SCM_MAX_FD */
 /* Virtual size of the shared request area; only pages a request touches become resident. */
 #define SPAWNER_SHM_SIZE (64UL * 1024UL * 1024UL)
@@ -77,7 +65,7 @@ struct Spawner {
         struct rlimit nofile; /* as inherited, for helpers started later */
 };
 
-/* ---- child side: runs in the new process, between clone3() and execve() ---- */
+/* ---- child side: runs in the new process, between clone() and execve() ---- */
 
 /* The errors on which execvpe() goes on with the next PATH element. */
 static bool errno_continues_path_search(int e) {
@@ -128,8 +116,26 @@ static void child_exec_in_path(SpawnerShm *shm) {
         child_fail(shm, SPAWN_STAGE_EXEC, seen_eacces ? EACCES : ENOENT);
 }
 
+static bool fd_is_target(const uint64_t *is_target, unsigned fd) {
+        return is_target[fd / 64] & (UINT64_C(1) << (fd % 64));
+}
+
+/* A copy of @fd with O_CLOEXEC on a number that is no target: @from or above when the fd
+ * limit allows, else (the targets reach up to the limit) the lowest free number that is
+ * none. Copies that land on a target on the way stay open until dup2() replaces them. */
+static int dup_off_targets(int fd, unsigned from, const uint64_t *is_target) {
+        int r = fcntl(fd, F_DUPFD_CLOEXEC, (int) from);
+        if (r >= 0 || (errno != EINVAL && errno != EMFILE))
+                return r;
+        do /* bounded: each round takes one more number below the limit */
+                r = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+        while (r >= 0 && fd_is_target(is_target, (unsigned) r));
+        return r;
+}
+
 _Noreturn static void child_run(SpawnerShm *shm, const int *fds) {
-        static uint64_t is_target[(65536 + SPAWNER_FDS_MAX) / 64 + 1];
+        /* On the child's own stack: with CLONE_VM a static would outlive this child. */
+        uint64_t is_target[(65536 + SPAWNER_FDS_MAX) / 64 + 1] = {};
         unsigned max_target = 0;
         sigset_t empty;
 
@@ -139,50 +145,64 @@ _Noreturn static void child_run(SpawnerShm *shm, const int *fds) {
         if (chdir(shm->cwd) < 0)
                 child_fail(shm, SPAWN_STAGE_CHDIR, errno);
 
-        for (unsigned i = 0; i < shm->n_fds; i++)
+        for (unsigned i = 0; i < shm->n_fds; i++) {
                 if (shm->targets[i] > max_target)
                         max_target = shm->targets[i];
+                is_target[shm->targets[i] / 64] |= UINT64_C(1) << (shm->targets[i] % 64);
+        }
 
         if (child_report_fd >= 0 && child_report_fd <= (int) max_target + 1) {
                 /* Keep the report pipe out of the way of the targets. */
-                int fd = fcntl(child_report_fd, F_DUPFD_CLOEXEC, (int) max_target + 2);
+                int fd = dup_off_targets(child_report_fd, max_target + 2, is_target);
                 if (fd < 0)
                         child_fail(shm, SPAWN_STAGE_FDS, errno);
                 child_report_fd = fd;
         }
+        if (child_report_fd >= 0 && child_report_fd <= (int) max_target)
+                /* Among the targets (it is none) so that the close loop below keeps it. */
+                is_target[child_report_fd / 64] |= UINT64_C(1) << (child_report_fd % 64);
 
-        /* Move every source above all targets first, so no dup2() clobbers a source
-         * that another target still needs, and dup2() never sees fd == newfd (which
-         * would keep O_CLOEXEC). */
+        /* Move every source off all targets first (above them when the fd limit allows),
+         * so no dup2() clobbers a source that another target still needs, and dup2()
+         * never sees fd == newfd (which would keep O_CLOEXEC). */
         int high[SPAWNER_FDS_MAX];
         for (unsigned i = 0; i < shm->n_fds; i++) {
-                high[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, (int) max_target + 1);
+                high[i] = dup_off_targets(fds[i], max_target + 1, is_target);
                 if (high[i] < 0)
                         child_fail(shm, SPAWN_STAGE_FDS, errno);
         }
-        for (unsigned i = 0; i < shm->n_fds; i++) {
+        for (unsigned i = 0; i < shm->n_fds; i++)
                 if (dup2(high[i], (int) shm->targets[i]) < 0)
                         child_fail(shm, SPAWN_STAGE_FDS, errno);
-                is_target[shm->targets[i] / 64] |= UINT64_C(1) << (shm->targets[i] % 64);
-        }
         /* Everything that is not a target goes: the helper's socket, the sources, anything else. */
         for (unsigned fd = 0; fd <= max_target;) {
-                if (is_target[fd / 64] & (UINT64_C(1) << (fd % 64))) {
+                if (fd_is_target(is_target, fd)) {
                         fd++;
                         continue;
                 }
                 unsigned end = fd;
-                while (end + 1 <= max_target && !(is_target[(end + 1) / 64] & (UINT64_C(1) << ((end + 1) % 64))))
+                while (end + 1 <= max_target && !fd_is_target(is_target, end + 1))
                         end++;
                 (void) syscall(SYS_close_range, fd, end, 0);
                 fd = end + 1;
         }
-        if (child_report_fd >= 0) {
+        if (child_report_fd > (int) max_target) {
                 /* The pipe is O_CLOEXEC: execve() closes it, which tells the helper "success". */
                 (void) syscall(SYS_close_range, max_target + 1, child_report_fd - 1, 0);
                 (void) syscall(SYS_close_range, child_report_fd + 1, ~0U, 0);
         } else if (syscall(SYS_close_range, max_target + 1, ~0U, 0) < 0)
                 child_fail(shm, SPAWN_STAGE_FDS, errno);
+
+        /* main() resets every disposition, but glibc refuses to touch its internal signals
+         * (32 and 33, below SIGRTMIN): one our own parent left ignored (dbus-daemon does)
+         * would stay ignored across execve(). The kernel call does it; all zeroes is
+         * SIG_DFL with no flags and an empty mask in every architecture's layout, and
+         * (_NSIG - 1) / 8 is the kernel's sigset size. */
+        struct {
+                uint64_t words[4];
+        } dfl = {};
+        for (int sig = 32; sig < SIGRTMIN; sig++)
+                (void) syscall(SYS_rt_sigaction, sig, &dfl, NULL, (_NSIG - 1) / 8);
 
         sigemptyset(&empty);
         (void) sigprocmask(SIG_SETMASK, &empty, NULL);
@@ -195,10 +215,12 @@ _Noreturn static void child_run(SpawnerShm *shm, const int *fds) {
         _exit(127); /* not reached */
 }
 
-/* ---- helper side: a loop of receive request, clone3(), reply ---- */
+/* ---- helper side: a loop of receive request, clone(), reply ---- */
 
-/* Valgrind (3.19) knows neither clone3() nor CLONE_VFORK without CLONE_VM. */
-static bool clone3_unsupported;
+/* Valgrind (3.19) runs a CLONE_VM|CLONE_VFORK child as a fork without waiting for it, so
+ * the child's report in shared memory would come too late. It knows no clone3() either,
+ * which is how we recognise it (and kernels before 5.3, where this path is fine too). */
+static bool vfork_unsupported;
 
 static SpawnerReply helper_spawn_without_vfork(SpawnerShm *shm, const int *fds) {
         int pipe_fds[2];
@@ -232,13 +254,21 @@ static SpawnerReply helper_spawn_without_vfork(SpawnerShm *shm, const int *fds) 
         return (SpawnerReply) { .pid = (int32_t) pid };
 }
 
+typedef struct ChildArgs {
+        SpawnerShm *shm;
+        const int *fds;
+} ChildArgs;
+
+static int child_main(void *userdata) {
+        ChildArgs *a = userdata;
+        child_run(a->shm, a->fds);
+}
+
 static SpawnerReply helper_handle(SpawnerShm *shm, const int *fds, unsigned n_fds) {
-        struct spawner_clone_args args = {
-                /* CLONE_PARENT: the program becomes the service's child, not ours.
-                 * CLONE_VFORK: we resume once it has exec'd or failed. exit_signal must be 0
-                 * with CLONE_PARENT; the child inherits ours, SIGCHLD. */
-                .flags = CLONE_PARENT | CLONE_VFORK,
-        };
+        /* The child borrows our memory (CLONE_VM) on a stack of its own until it execs, as
+         * posix_spawn() does: no page tables to copy, which a fork-style clone would. */
+        static char child_stack[128 * 1024] __attribute__((aligned(64)));
+        ChildArgs args = { .shm = shm, .fds = fds };
 
         if (n_fds != shm->n_fds)
                 return (SpawnerReply) { .error = EBADMSG, .stage = SPAWN_STAGE_FDS };
@@ -246,18 +276,16 @@ static SpawnerReply helper_handle(SpawnerShm *shm, const int *fds, unsigned n_fd
         shm->error = 0;
         shm->stage = SPAWN_STAGE_NONE;
 
-        if (clone3_unsupported)
+        if (vfork_unsupported)
                 return helper_spawn_without_vfork(shm, fds);
 
-        long pid = syscall(SYS_clone3, &args, sizeof(args));
-        if (pid < 0 && (errno == ENOSYS || errno == EINVAL)) {
-                clone3_unsupported = true;
-                return helper_spawn_without_vfork(shm, fds);
-        }
+        /* CLONE_PARENT: the program becomes the service's child, not ours; its exit signal
+         * is then our own, SIGCHLD. CLONE_VFORK: we resume once it has exec'd or failed,
+         * and whatever it wrote to shm->error is there to read. */
+        int pid = clone(child_main, child_stack + sizeof(child_stack), CLONE_VM | CLONE_VFORK | CLONE_PARENT,
+                        &args);
         if (pid < 0)
                 return (SpawnerReply) { .error = errno, .stage = SPAWN_STAGE_CLONE };
-        if (pid == 0)
-                child_run(shm, fds);
 
         return (SpawnerReply) { .pid = (int32_t) pid, .error = shm->error, .stage = shm->stage };
 }
@@ -278,6 +306,7 @@ _Noreturn static void helper_main(SpawnerShm *shm, int sock, const struct rlimit
                 sock = 3;
         }
         (void) syscall(SYS_close_range, 4, ~0U, 0);
+        vfork_unsupported = syscall(SYS_clone3, NULL, 0) < 0 && errno == ENOSYS;
         int null = open("/dev/null", O_RDWR | O_CLOEXEC);
         if (null >= 0) {
                 (void) dup2(null, STDIN_FILENO);
@@ -390,8 +419,8 @@ int spawner_new(Spawner **ret, sd_event *event) {
         if (getrlimit(RLIMIT_NOFILE, &s->nofile) < 0)
                 return -errno;
 
-        /* Shared with the helper and, copy-on-write, with each new child: the same
-         * address everywhere, so pointers written by the service are valid in both. */
+        /* Shared with the helper (MAP_SHARED survives fork()) and so with each new child:
+         * the same address everywhere, so pointers written by the service are valid in all. */
         void *p = mmap(NULL, SPAWNER_SHM_SIZE, PROT_READ | PROT_WRITE,
                        MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (p == MAP_FAILED)

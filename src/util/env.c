@@ -87,10 +87,15 @@ int env_merge(char * const *base, char * const *unset, char * const *set, char *
                         continue;
                 if (is_unset(sorted_unset, n_unset, base[i], len))
                         continue;
-                items[n++] = (EnvItem) { base[i], len, n };
+                /* n is read in the initializer, so it is incremented in a statement of its own
+                 * (items[n++] = { ..., n } is unsequenced, undefined behaviour). */
+                items[n] = (EnvItem) { base[i], len, n };
+                n++;
         }
-        for (size_t i = 0; i < n_set; i++)
-                items[n++] = (EnvItem) { set[i], name_length(set[i]), n };
+        for (size_t i = 0; i < n_set; i++) {
+                items[n] = (EnvItem) { set[i], name_length(set[i]), n };
+                n++;
+        }
 
         qsort(items, n, sizeof(EnvItem), env_item_compare);
 

@@ -145,13 +145,18 @@ static void print_valgrind_logs(CwFixture *f) {
         }
 }
 
-/* GTestDBus's watcher is a fork of this very program: the one child we must keep. */
+/* GTestDBus's watcher is a fork of this very program (also under valgrind, where
+ * /proc/PID/exe is valgrind's tool): the one child we must keep. */
 static gboolean is_fork_of_ourselves(pid_t pid) {
         char path[64];
-        g_snprintf(path, sizeof(path), "/proc/%d/exe", pid);
-        g_autofree char *exe = g_file_read_link(path, NULL);
-        g_autofree char *self = g_file_read_link("/proc/self/exe", NULL);
-        return exe && self && g_str_equal(exe, self);
+        g_autofree char *cmdline = NULL, *self = NULL;
+        gsize n = 0, n_self = 0;
+
+        g_snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+        if (!g_file_get_contents(path, &cmdline, &n, NULL) ||
+            !g_file_get_contents("/proc/self/cmdline", &self, &n_self, NULL))
+                return FALSE;
+        return n == n_self && memcmp(cmdline, self, n) == 0;
 }
 
 static void reap_and_kill_leftovers(void) {
@@ -177,6 +182,7 @@ static void reap_and_kill_leftovers(void) {
                         char state;
                         if (!close || sscanf(close + 2, "%c %d", &state, &ppid) != 2 || ppid != getpid())
                                 continue;
+                        if (g_getenv("CW_DEBUG_REAP")) { char cl[64]; g_snprintf(cl, sizeof cl, "/proc/%d/cmdline", pid); g_autofree char *c = NULL; g_file_get_contents(cl, &c, NULL, NULL); g_printerr("child %d state %c cmd %s fork=%d\n", pid, state, c ? c : "?", is_fork_of_ourselves(pid)); }
                         if (state != 'Z' && is_fork_of_ourselves(pid))
                                 continue;
                         n++;
