@@ -411,8 +411,18 @@ int child_kill(Child *c, uint64_t timeout_usec) {
 
         if (c->kill_deadline == 0) {
                 r = child_signal(c, c->kill_signal);
-                if (r < 0)
+                if (r == -ESRCH)
                         return r;
+                if (r < 0) {
+                        /* kill-signal cannot be sent (valgrind refuses SIGRTMAX, which it keeps
+                         * for itself): with no timer armed a Kill would wait forever, so
+                         * escalate now rather than never. */
+                        log_warning("Cannot send signal %d to process %d, sending SIGKILL: %s",
+                                    c->kill_signal, (int) c->pid, strerror(-r));
+                        c->kill_timer = sd_event_source_disable_unref(c->kill_timer);
+                        c->kill_deadline = UINT64_MAX;
+                        return child_signal(c, SIGKILL);
+                }
                 /* A stopped process cannot act on kill-signal until it runs again. */
                 if (c->kill_signal != SIGCONT)
                         (void) child_signal(c, SIGCONT);

@@ -23,6 +23,17 @@
 #include "util/env.h"
 #include "util/log.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#define HAVE_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HAVE_ASAN 1
+#endif
+#endif
+#ifdef HAVE_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
 #define SPAWNER_FDS_MAX 253U /* SCM_MAX_FD */
 /* Virtual size of the shared request area; only pages a request touches become resident. */
 #define SPAWNER_SHM_SIZE (64UL * 1024UL * 1024UL)
@@ -279,6 +290,12 @@ static SpawnerReply helper_handle(SpawnerShm *shm, const int *fds, unsigned n_fd
         if (vfork_unsupported)
                 return helper_spawn_without_vfork(shm, fds);
 
+#ifdef HAVE_ASAN
+        /* The previous child never returned from its frames on this stack (it exec'd or
+         * called _exit()), so ASan's shadow (shared: CLONE_VM) still has their redzones
+         * poisoned; this child would trip over them. */
+        ASAN_UNPOISON_MEMORY_REGION(child_stack, sizeof(child_stack));
+#endif
         /* CLONE_PARENT: the program becomes the service's child, not ours; its exit signal
          * is then our own, SIGCHLD. CLONE_VFORK: we resume once it has exec'd or failed,
          * and whatever it wrote to shm->error is there to read. */

@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <gio/gunixfdlist.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,12 +17,17 @@
 #error "CW_TEST_SERVICES_DIR must point at the generated test service directory"
 #endif
 
-static gboolean under_valgrind(void) {
+gboolean cw_under_valgrind(void) {
         return g_getenv("CHILDWATCH_TEST_VALGRIND") != NULL;
 }
 
+static pid_t watcher_pid;
+static GHashTable *list_children(void);
+static void remember_watcher(GHashTable *before);
+static void set_cloexec_on_all_fds(void);
+
 guint cw_timeout_ms(guint base_ms) {
-        return under_valgrind() ? base_ms * 20 : base_ms;
+        return cw_under_valgrind() ? base_ms * 20 : base_ms;
 }
 
 void cw_test_init(int *argc, char ***argv) {
@@ -62,14 +68,20 @@ void cw_fixture_setup_with_args(CwFixture *f, const char *daemon_args) {
         /* dbus-daemon inherits our environment and passes it to the activated service. */
         g_setenv("CHILDWATCH_TEST_STATUS_FILE", f->status_file, TRUE);
         g_setenv("CHILDWATCH_TEST_ARGS", daemon_args ? daemon_args : "", TRUE);
-        if (under_valgrind()) {
+        if (cw_under_valgrind()) {
                 g_autofree char *log = g_build_filename(f->tmpdir, "valgrind-%p.log", NULL);
                 g_setenv("CHILDWATCH_TEST_VALGRIND_LOG", log, TRUE);
         }
 
         f->bus = g_test_dbus_new(G_TEST_DBUS_NONE);
         g_test_dbus_add_service_dir(f->bus, CW_TEST_SERVICES_DIR);
-        g_test_dbus_up(f->bus);
+        set_cloexec_on_all_fds();
+        if (watcher_pid == 0) {
+                g_autoptr(GHashTable) before = list_children();
+                g_test_dbus_up(f->bus);
+                remember_watcher(before);
+        } else
+                g_test_dbus_up(f->bus);
 
         f->conn = g_dbus_connection_new_for_address_sync(g_test_dbus_get_bus_address(f->bus),
                                                          G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
@@ -117,6 +129,7 @@ pid_t cw_service_pid(CwFixture *f) {
         g_autoptr(GVariant) ping = cw_call(f->conn, CW_MANAGER_PATH, "org.freedesktop.DBus.Peer", "Ping", NULL,
                                            "()", &error);
         g_assert_no_error(error);
+        g_assert_nonnull(ping);
         g_autoptr(GVariant) r = g_dbus_connection_call_sync(
                 f->conn, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
                 "GetConnectionUnixProcessID", g_variant_new("(s)", CW_NAME), G_VARIANT_TYPE("(u)"),
@@ -145,18 +158,93 @@ static void print_valgrind_logs(CwFixture *f) {
         }
 }
 
-/* GTestDBus's watcher is a fork of this very program (also under valgrind, where
- * /proc/PID/exe is valgrind's tool): the one child we must keep. */
-static gboolean is_fork_of_ourselves(pid_t pid) {
-        char path[64];
-        g_autofree char *cmdline = NULL, *self = NULL;
-        gsize n = 0, n_self = 0;
+/* Reads state, parent and command name (comm) of @pid from /proc/PID/stat. */
+static gboolean read_proc_stat(pid_t pid, char *ret_state, pid_t *ret_ppid, char comm[static 64]) {
+        char path[64], buf[512];
+        FILE *fp;
+        size_t k;
+        char *open, *close;
+        int ppid = 0;
 
-        g_snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
-        if (!g_file_get_contents(path, &cmdline, &n, NULL) ||
-            !g_file_get_contents("/proc/self/cmdline", &self, &n_self, NULL))
+        g_snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+        fp = fopen(path, "re");
+        if (!fp)
                 return FALSE;
-        return n == n_self && memcmp(cmdline, self, n) == 0;
+        k = fread(buf, 1, sizeof(buf) - 1, fp);
+        fclose(fp);
+        buf[k] = 0;
+        open = strchr(buf, '(');
+        close = strrchr(buf, ')');
+        if (!open || !close || close < open || sscanf(close + 2, "%c %d", ret_state, &ppid) != 2)
+                return FALSE;
+        g_strlcpy(comm, open + 1, MIN((size_t) (close - open), (size_t) 64));
+        *ret_ppid = ppid;
+        return TRUE;
+}
+
+/* Our live children, as a set of pids. */
+static GHashTable *list_children(void) {
+        GHashTable *set = g_hash_table_new(NULL, NULL);
+        g_autoptr(GDir) dir = g_dir_open("/proc", 0, NULL);
+        const char *name;
+
+        while (dir && (name = g_dir_read_name(dir))) {
+                pid_t pid = (pid_t) g_ascii_strtoll(name, NULL, 10), ppid;
+                char state, comm[64];
+                if (pid > 0 && read_proc_stat(pid, &state, &ppid, comm) && ppid == getpid() && state != 'Z')
+                        g_hash_table_add(set, GINT_TO_POINTER(pid));
+        }
+        return set;
+}
+
+/* GTestDBus forks one watcher per process, in the first g_test_dbus_up(): it kills
+ * the dbus-daemons if we die, and every later g_test_dbus_up()/down() writes to it
+ * (Broken pipe aborts the test if it is gone). It is the one child teardown must
+ * keep. It is recognised by its pid, remembered when it appears: a comparison of
+ * /proc/PID/cmdline fails under valgrind, which fakes our /proc/self/cmdline as the
+ * client's while the forked watcher's is valgrind's own. */
+
+static void remember_watcher(GHashTable *before) {
+        g_autoptr(GHashTable) after = list_children();
+        char state, self_comm[64];
+        pid_t ppid;
+        GHashTableIter it;
+        gpointer key;
+
+        /* New now are dbus-daemon (exec'd) and the watcher, a fork without exec:
+         * the one with our own command name (under valgrind, the tool's). */
+        g_assert_true(read_proc_stat(getpid(), &state, &ppid, self_comm));
+        g_hash_table_iter_init(&it, after);
+        while (g_hash_table_iter_next(&it, &key, NULL)) {
+                pid_t pid = GPOINTER_TO_INT(key);
+                char comm[64];
+                if (g_hash_table_contains(before, key) || !read_proc_stat(pid, &state, &ppid, comm) ||
+                    !g_str_equal(comm, self_comm))
+                        continue;
+                if (watcher_pid != 0)
+                        g_error("two candidates for GTestDBus's watcher: %d and %d", watcher_pid, pid);
+                watcher_pid = pid;
+        }
+        if (watcher_pid == 0)
+                g_error("GTestDBus's watcher process was not found after the first g_test_dbus_up()");
+}
+
+/* GLib 2.74 makes the pipe to the watcher without O_CLOEXEC, and g_spawn() passes it on:
+ * every dbus-daemon after the first inherits its write end. Should this process die, the
+ * watcher then sees no EOF and kills no bus, and the orphaned dbus-daemon keeps meson's
+ * output pipe open until the test's timeout (x20 under valgrind). Nothing of ours is meant
+ * to be inherited by dbus-daemon. */
+static void set_cloexec_on_all_fds(void) {
+        g_autoptr(GDir) dir = g_dir_open("/proc/self/fd", 0, NULL);
+        const char *name;
+
+        while (dir && (name = g_dir_read_name(dir))) {
+                int fd = (int) g_ascii_strtoll(name, NULL, 10);
+                int flags = fd > STDERR_FILENO ? fcntl(fd, F_GETFD) : -1;
+                /* Under valgrind its own descriptors are listed too; it refuses them (EBADF). */
+                if (flags >= 0 && !(flags & FD_CLOEXEC))
+                        (void) fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+        }
 }
 
 static void reap_and_kill_leftovers(void) {
@@ -166,24 +254,11 @@ static void reap_and_kill_leftovers(void) {
                 g_autoptr(GDir) dir = g_dir_open("/proc", 0, NULL);
                 const char *name;
                 while (dir && (name = g_dir_read_name(dir))) {
-                        char path[64], buf[512];
-                        pid_t pid = (pid_t) g_ascii_strtoll(name, NULL, 10);
-                        if (pid <= 0)
+                        pid_t pid = (pid_t) g_ascii_strtoll(name, NULL, 10), ppid;
+                        char state, comm[64];
+                        if (pid <= 0 || !read_proc_stat(pid, &state, &ppid, comm) || ppid != getpid())
                                 continue;
-                        g_snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-                        FILE *fp = fopen(path, "re");
-                        if (!fp)
-                                continue;
-                        size_t k = fread(buf, 1, sizeof(buf) - 1, fp);
-                        fclose(fp);
-                        buf[k] = 0;
-                        char *close = strrchr(buf, ')');
-                        int ppid = 0;
-                        char state;
-                        if (!close || sscanf(close + 2, "%c %d", &state, &ppid) != 2 || ppid != getpid())
-                                continue;
-                        if (g_getenv("CW_DEBUG_REAP")) { char cl[64]; g_snprintf(cl, sizeof cl, "/proc/%d/cmdline", pid); g_autofree char *c = NULL; g_file_get_contents(cl, &c, NULL, NULL); g_printerr("child %d state %c cmd %s fork=%d\n", pid, state, c ? c : "?", is_fork_of_ourselves(pid)); }
-                        if (state != 'Z' && is_fork_of_ourselves(pid))
+                        if (pid == watcher_pid && state != 'Z')
                                 continue;
                         n++;
                         if (state != 'Z')

@@ -37,6 +37,11 @@ typedef struct CwSignal {
 /* g_test_init() plus what every integration test binary needs (subreaper, paths). */
 void cw_test_init(int *argc, char ***argv);
 
+/* Whether the service runs under valgrind (CHILDWATCH_TEST_VALGRIND, set by the valgrind test
+ * setup). Valgrind 3.19 changes what the service can do: no pidfds (Features lacks "pidfd"),
+ * no SIGRTMAX (valgrind keeps it for itself, so kill() with it fails with EINVAL), and an
+ * execve() that fails beyond valgrind's own checks (E2BIG) kills the process (status 101). */
+gboolean cw_under_valgrind(void);
 /* Timeouts scale when the service runs under valgrind. */
 guint cw_timeout_ms(guint base_ms);
 

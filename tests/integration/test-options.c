@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -109,6 +108,7 @@ static guint count_with_prefix(char **lines, const char *prefix) {
 static void call_release(CwFixture *f, const char *path) {
         g_autoptr(GError) error = NULL;
         g_autoptr(GVariant) r = cw_call(f->conn, path, CW_PROCESS_IFACE, "Release", NULL, "()", &error);
+        (void) r; /* held for its cleanup only */
         g_assert_no_error(error);
 }
 
@@ -250,6 +250,12 @@ static gboolean pid_is_gone(gpointer data) {
                 return TRUE;
         char *close_paren = strrchr(stat, ')');
         return close_paren && (close_paren[2] == 'Z' || close_paren[2] == 'X');
+}
+
+/* No such process any more, not even a zombie: its parent has reaped it. */
+static gboolean pid_is_reaped(gpointer data) {
+        g_autofree char *p = g_strdup_printf("/proc/%d", GPOINTER_TO_INT(data));
+        return !g_file_test(p, G_FILE_TEST_EXISTS);
 }
 
 static gboolean file_not_empty(gpointer data) {
@@ -621,7 +627,6 @@ static void assert_fd_table(GArray *a, const int *expected, guint n) {
  * another child is watched and with descriptors open in the caller. */
 static void test_fd_table(CwFixture *f, gconstpointer data) {
         g_autofree char *dir = make_tmpdir();
-        g_autoptr(GError) error = NULL;
         int wfd;
 
         /* Another child, so the service holds a pidfd. */
@@ -788,6 +793,7 @@ static void test_new_session(CwFixture *f, gconstpointer data) {
         g_assert_cmpint(grandchild, >, 0);
         g_autoptr(GVariant) r = cw_call(f->conn, path, CW_PROCESS_IFACE, "SendSignal",
                                         g_variant_new("(ib)", SIGTERM, TRUE), "()", &error);
+        (void) r; /* held for its cleanup only */
         g_assert_no_error(error);
         g_assert_cmpint(cw_wait_for_event(f, path, "killed", 10000), ==, SIGTERM);
         if (!cw_wait_until(pid_is_gone, GINT_TO_POINTER(grandchild), cw_timeout_ms(10000)))
@@ -894,7 +900,9 @@ static void test_events(CwFixture *f, gconstpointer data) {
 }
 
 /* `kill-signal` is what Kill sends first: 1 and SIGRTMAX are taken, SIGINT ends a cat as
- * "killed 2" where the default ends it with 15; 0, 65 and -1 are InvalidArgs. */
+ * "killed 2" where the default ends it with 15; 0, 65 and -1 are InvalidArgs. Under valgrind,
+ * which keeps SIGRTMAX for itself and fails kill() with it, Kill escalates to SIGKILL at once
+ * instead of waiting for a timeout that no signal started. */
 static void test_kill_signal(CwFixture *f, gconstpointer data) {
         static const int accepted[] = { 1, SIGINT, 64 };
         const char *cat[] = { "cat", NULL };
@@ -915,7 +923,8 @@ static void test_kill_signal(CwFixture *f, gconstpointer data) {
                 int status;
                 call_kill(f, path, cw_timeout_ms(10000) * (guint64) 1000, &state, &status);
                 g_assert_cmpstr(state, ==, "killed");
-                g_assert_cmpint(status, ==, accepted[i]);
+                int expected = accepted[i] == SIGRTMAX && cw_under_valgrind() ? SIGKILL : accepted[i];
+                g_assert_cmpint(status, ==, expected);
                 close(wfd);
                 call_release(f, path);
         }
@@ -1014,8 +1023,8 @@ static void test_kill_on_release(CwFixture *f, gconstpointer data) {
         g_assert_no_error(error);
         g_assert_true(get_flag_property(f, path1, "KillOnRelease"));
         call_release(f, path1);
-        if (!cw_wait_until(pid_is_gone, GINT_TO_POINTER((int) pid1), cw_timeout_ms(10000)))
-                g_error("a kill-on-release process survived its Release");
+        if (!cw_wait_until(pid_is_reaped, GINT_TO_POINTER((int) pid1), cw_timeout_ms(10000)))
+                g_error("a kill-on-release process survived its Release, or was not reaped");
         close(wfd1);
 
         g_autofree char *path2 = spawn_with_stdin_pipe(f->conn, cat, &wfd2, &pid2);
@@ -1034,8 +1043,8 @@ static void test_kill_on_release(CwFixture *f, gconstpointer data) {
 
         /* It ends on its own: the service still reaps it. */
         close(wfd2);
-        if (!cw_wait_until(pid_is_gone, GINT_TO_POINTER((int) pid2), cw_timeout_ms(10000)))
-                g_error("the released process did not end");
+        if (!cw_wait_until(pid_is_reaped, GINT_TO_POINTER((int) pid2), cw_timeout_ms(10000)))
+                g_error("the released process did not end, or was not reaped");
         g_assert_cmpuint(cw_count_zombies(service), ==, 0);
         g_assert_cmpuint(cw_count_children(service), ==, 1);
         assert_service_alive(f, service);

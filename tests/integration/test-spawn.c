@@ -79,11 +79,13 @@ static void call_release(CwFixture *f, const char *path) {
         g_autoptr(GError) error = NULL;
         g_autoptr(GVariant) r = cw_call(f->conn, path, CW_PROCESS_IFACE, "Release", NULL, "()", &error);
         g_assert_no_error(error);
+        g_assert_nonnull(r);
 }
 
 static void call_send_signal(CwFixture *f, const char *path, int sig, GError **error) {
         g_autoptr(GVariant) r = cw_call(f->conn, path, CW_PROCESS_IFACE, "SendSignal",
                                         g_variant_new("(ib)", sig, FALSE), "()", error);
+        g_assert_true((r != NULL) == (*error == NULL));
 }
 
 static guint64 get_u64(CwFixture *f, const char *path, const char *name) {
@@ -613,6 +615,13 @@ static void test_exec_arg_too_long(CwFixture *f, gconstpointer data) {
         big[256 * 1024] = 0;
         const char *argv[] = { "/bin/true", big, NULL };
 
+        if (cw_under_valgrind()) {
+                /* Valgrind checks an execve() itself first (ENOENT, EACCES come back as usual)
+                 * and cannot recover when the kernel then fails it: the child dies with status
+                 * 101 instead of reporting E2BIG, and Spawn succeeds. */
+                g_test_skip("valgrind cannot return a failed execve() (E2BIG) to the service");
+                return;
+        }
         spawn_expect_error(f, argv, NULL, NULL, CW_ERROR("SpawnFailed"),
                            "execve(/bin/true): Argument list too long");
         g_assert_cmpuint(cw_count_children(cw_service_pid(f)), ==, 1);
@@ -809,7 +818,9 @@ static void test_adopt_not_supported(CwFixture *f, gconstpointer data) {
 }
 
 /* SendSignal takes 1...SIGRTMAX: 0, 65 and -5 are InvalidArgs and reach nobody; SIGRTMAX
- * itself is delivered (its default action ends the process); after the end it is NotRunning. */
+ * itself is delivered (its default action ends the process); after the end it is NotRunning.
+ * Under valgrind SIGRTMAX - 1 stands in: valgrind keeps SIGRTMAX for itself and fails a
+ * kill() with it (EINVAL). */
 static void test_send_signal_range(CwFixture *f, gconstpointer data) {
         static const int bad[] = { 0, 65, -5, G_MININT32, G_MAXINT32 };
         g_autoptr(GError) error = NULL;
@@ -831,9 +842,10 @@ static void test_send_signal_range(CwFixture *f, gconstpointer data) {
         g_assert_cmpstr(state, ==, "running");
         g_assert_cmpuint(cw_count_events(f, path, NULL), ==, 0);
 
-        call_send_signal(f, path, SIGRTMAX, &error);
+        const int top = cw_under_valgrind() ? SIGRTMAX - 1 : SIGRTMAX;
+        call_send_signal(f, path, top, &error);
         g_assert_no_error(error);
-        g_assert_cmpint(cw_wait_for_event(f, path, "killed", 10000), ==, SIGRTMAX);
+        g_assert_cmpint(cw_wait_for_event(f, path, "killed", 10000), ==, top);
 
         call_send_signal(f, path, SIGTERM, &error);
         cw_assert_dbus_error(error, CW_ERROR("NotRunning"));
