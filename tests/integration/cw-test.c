@@ -203,7 +203,6 @@ static GHashTable *list_children(void) {
  * keep. It is recognised by its pid, remembered when it appears: a comparison of
  * /proc/PID/cmdline fails under valgrind, which fakes our /proc/self/cmdline as the
  * client's while the forked watcher's is valgrind's own. */
-
 static void remember_watcher(GHashTable *before) {
         g_autoptr(GHashTable) after = list_children();
         char state, self_comm[64];
