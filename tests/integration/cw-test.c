@@ -110,14 +110,16 @@ GDBusConnection *cw_fixture_new_connection(CwFixture *f) {
         return c;
 }
 
-static gboolean name_has_owner(GDBusConnection *conn) {
+gboolean cw_name_has_owner(GDBusConnection *conn) {
+        g_autoptr(GError) error = NULL;
         g_autoptr(GVariant) r = g_dbus_connection_call_sync(conn, "org.freedesktop.DBus", "/org/freedesktop/DBus",
                                                             "org.freedesktop.DBus", "NameHasOwner",
                                                             g_variant_new("(s)", CW_NAME), G_VARIANT_TYPE("(b)"),
-                                                            G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL);
+                                                            G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
         gboolean b = FALSE;
-        if (r)
-                g_variant_get(r, "(b)", &b);
+
+        g_assert_no_error(error);
+        g_variant_get(r, "(b)", &b);
         return b;
 }
 
@@ -140,7 +142,7 @@ pid_t cw_service_pid(CwFixture *f) {
         return f->service_pid;
 }
 
-static gboolean file_exists(gpointer path) {
+gboolean cw_file_exists(gpointer path) {
         return g_file_test(path, G_FILE_TEST_EXISTS);
 }
 
@@ -158,15 +160,15 @@ static void print_valgrind_logs(CwFixture *f) {
         }
 }
 
-/* Reads state, parent and command name (comm) of @pid from /proc/PID/stat. */
-static gboolean read_proc_stat(pid_t pid, char *ret_state, pid_t *ret_ppid, char comm[static 64]) {
+gboolean cw_proc_stat(pid_t pid, CwProcStat *ret) {
         char path[64], buf[512];
         FILE *fp;
         size_t k;
         char *open, *close;
-        int ppid = 0;
+        int ppid = 0, pgrp = 0, session = 0;
+        char state;
 
-        g_snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+        g_snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
         fp = fopen(path, "re");
         if (!fp)
                 return FALSE;
@@ -175,11 +177,20 @@ static gboolean read_proc_stat(pid_t pid, char *ret_state, pid_t *ret_ppid, char
         buf[k] = 0;
         open = strchr(buf, '(');
         close = strrchr(buf, ')');
-        if (!open || !close || close < open || sscanf(close + 2, "%c %d", ret_state, &ppid) != 2)
+        if (!open || !close || close < open ||
+            sscanf(close + 2, "%c %d %d %d", &state, &ppid, &pgrp, &session) != 4)
                 return FALSE;
-        g_strlcpy(comm, open + 1, MIN((size_t) (close - open), (size_t) 64));
-        *ret_ppid = ppid;
+        g_strlcpy(ret->comm, open + 1, MIN((size_t) (close - open), sizeof(ret->comm)));
+        ret->state = state;
+        ret->ppid = (pid_t) ppid;
+        ret->pgrp = (pid_t) pgrp;
+        ret->session = (pid_t) session;
         return TRUE;
+}
+
+gboolean cw_pid_gone(gpointer pid) {
+        CwProcStat st;
+        return !cw_proc_stat(GPOINTER_TO_INT(pid), &st) || st.state == 'Z' || st.state == 'X';
 }
 
 /* Our live children, as a set of pids. */
@@ -189,9 +200,9 @@ static GHashTable *list_children(void) {
         const char *name;
 
         while (dir && (name = g_dir_read_name(dir))) {
-                pid_t pid = (pid_t) g_ascii_strtoll(name, NULL, 10), ppid;
-                char state, comm[64];
-                if (pid > 0 && read_proc_stat(pid, &state, &ppid, comm) && ppid == getpid() && state != 'Z')
+                pid_t pid = (pid_t) g_ascii_strtoll(name, NULL, 10);
+                CwProcStat st;
+                if (pid > 0 && cw_proc_stat(pid, &st) && st.ppid == getpid() && st.state != 'Z')
                         g_hash_table_add(set, GINT_TO_POINTER(pid));
         }
         return set;
@@ -205,20 +216,18 @@ static GHashTable *list_children(void) {
  * client's while the forked watcher's is valgrind's own. */
 static void remember_watcher(GHashTable *before) {
         g_autoptr(GHashTable) after = list_children();
-        char state, self_comm[64];
-        pid_t ppid;
+        CwProcStat self, st;
         GHashTableIter it;
         gpointer key;
 
         /* New now are dbus-daemon (exec'd) and the watcher, a fork without exec:
          * the one with our own command name (under valgrind, the tool's). */
-        g_assert_true(read_proc_stat(getpid(), &state, &ppid, self_comm));
+        g_assert_true(cw_proc_stat(getpid(), &self));
         g_hash_table_iter_init(&it, after);
         while (g_hash_table_iter_next(&it, &key, NULL)) {
                 pid_t pid = GPOINTER_TO_INT(key);
-                char comm[64];
-                if (g_hash_table_contains(before, key) || !read_proc_stat(pid, &state, &ppid, comm) ||
-                    !g_str_equal(comm, self_comm))
+                if (g_hash_table_contains(before, key) || !cw_proc_stat(pid, &st) ||
+                    !g_str_equal(st.comm, self.comm))
                         continue;
                 if (watcher_pid != 0)
                         g_error("two candidates for GTestDBus's watcher: %d and %d", watcher_pid, pid);
@@ -253,14 +262,14 @@ static void reap_and_kill_leftovers(void) {
                 g_autoptr(GDir) dir = g_dir_open("/proc", 0, NULL);
                 const char *name;
                 while (dir && (name = g_dir_read_name(dir))) {
-                        pid_t pid = (pid_t) g_ascii_strtoll(name, NULL, 10), ppid;
-                        char state, comm[64];
-                        if (pid <= 0 || !read_proc_stat(pid, &state, &ppid, comm) || ppid != getpid())
+                        pid_t pid = (pid_t) g_ascii_strtoll(name, NULL, 10);
+                        CwProcStat st;
+                        if (pid <= 0 || !cw_proc_stat(pid, &st) || st.ppid != getpid())
                                 continue;
-                        if (pid == watcher_pid && state != 'Z')
+                        if (pid == watcher_pid && st.state != 'Z')
                                 continue;
                         n++;
-                        if (state != 'Z')
+                        if (st.state != 'Z')
                                 kill(pid, SIGKILL);
                 }
                 while (waitpid(-1, NULL, WNOHANG) > 0)
@@ -274,13 +283,13 @@ static void reap_and_kill_leftovers(void) {
 void cw_fixture_teardown(CwFixture *f, gconstpointer data) {
         g_autofree char *status = NULL;
 
-        if (f->conn && name_has_owner(f->conn)) {
+        if (f->conn && cw_name_has_owner(f->conn)) {
                 pid_t pid = f->service_pid ? f->service_pid : cw_service_pid(f);
                 g_assert_cmpint(kill(pid, SIGTERM), ==, 0);
         }
         /* The service ran if it left a status file or is about to: wait for it (bounded). */
         if (f->service_pid || g_file_test(f->status_file, G_FILE_TEST_EXISTS)) {
-                if (!cw_wait_until(file_exists, f->status_file, cw_timeout_ms(10000)))
+                if (!cw_wait_until(cw_file_exists, f->status_file, cw_timeout_ms(10000)))
                         g_error("the service did not exit within the time limit");
                 g_assert_true(g_file_get_contents(f->status_file, &status, NULL, NULL));
                 if (g_strcmp0(g_strstrip(status), "0") != 0) {
@@ -443,22 +452,12 @@ static guint count_children(pid_t parent, gboolean only_zombies) {
         guint n = 0;
 
         while (dir && (name = g_dir_read_name(dir))) {
-                char path[64], buf[512];
+                CwProcStat st;
                 if (!g_ascii_isdigit(name[0]))
                         continue;
-                g_snprintf(path, sizeof(path), "/proc/%s/stat", name);
-                FILE *fp = fopen(path, "re");
-                if (!fp)
+                if (!cw_proc_stat((pid_t) g_ascii_strtoll(name, NULL, 10), &st) || st.ppid != parent)
                         continue;
-                size_t k = fread(buf, 1, sizeof(buf) - 1, fp);
-                fclose(fp);
-                buf[k] = 0;
-                char *close = strrchr(buf, ')');
-                int ppid = 0;
-                char state;
-                if (!close || sscanf(close + 2, "%c %d", &state, &ppid) != 2 || ppid != parent)
-                        continue;
-                if (!only_zombies || state == 'Z')
+                if (!only_zombies || st.state == 'Z')
                         n++;
         }
         return n;
@@ -474,4 +473,119 @@ guint cw_count_zombies(pid_t pid) {
 
 gboolean cw_pid_exists(pid_t pid) {
         return kill(pid, 0) == 0 || errno == EPERM;
+}
+
+char *cw_make_tmpdir(void) {
+        g_autoptr(GError) error = NULL;
+        char *dir = g_dir_make_tmp("cw-test-XXXXXX", &error);
+        g_assert_no_error(error);
+        return dir;
+}
+
+void cw_remove_tmpdir(const char *dir) {
+        g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+        const char *name;
+
+        while (d && (name = g_dir_read_name(d))) {
+                g_autofree char *p = g_build_filename(dir, name, NULL);
+                if (g_file_test(p, G_FILE_TEST_IS_DIR) && !g_file_test(p, G_FILE_TEST_IS_SYMLINK)) {
+                        g_autoptr(GDir) sub = g_dir_open(p, 0, NULL);
+                        const char *n;
+                        while (sub && (n = g_dir_read_name(sub))) {
+                                g_autofree char *q = g_build_filename(p, n, NULL);
+                                g_assert_cmpint(unlink(q), ==, 0);
+                        }
+                        g_assert_cmpint(rmdir(p), ==, 0);
+                } else
+                        g_assert_cmpint(unlink(p), ==, 0);
+        }
+        g_assert_cmpint(rmdir(dir), ==, 0);
+}
+
+void cw_release(GDBusConnection *conn, const char *path) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) r = cw_call(conn, path, CW_PROCESS_IFACE, "Release", NULL, "()", &error);
+        g_assert_no_error(error);
+        g_assert_nonnull(r);
+}
+
+/* A call that answers (s state, i status): Kill, Wait. */
+static void call_end(GDBusConnection *conn, const char *path, const char *method, GVariant *params,
+                     char **ret_state, int *ret_status) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) r = cw_call(conn, path, CW_PROCESS_IFACE, method, params, "(si)", &error);
+
+        g_assert_no_error(error);
+        g_variant_get(r, "(si)", ret_state, ret_status);
+}
+
+void cw_kill(GDBusConnection *conn, const char *path, guint64 timeout_usec, char **ret_state, int *ret_status) {
+        call_end(conn, path, "Kill", g_variant_new("(t)", timeout_usec), ret_state, ret_status);
+}
+
+void cw_wait(GDBusConnection *conn, const char *path, char **ret_state, int *ret_status) {
+        call_end(conn, path, "Wait", NULL, ret_state, ret_status);
+}
+
+void cw_send_signal(GDBusConnection *conn, const char *path, int sig, gboolean group, GError **error) {
+        g_autoptr(GVariant) r = cw_call(conn, path, CW_PROCESS_IFACE, "SendSignal",
+                                        g_variant_new("(ib)", sig, group), "()", error);
+        if (error)
+                g_assert_true((r != NULL) == (*error == NULL));
+}
+
+guint64 cw_get_u64(GDBusConnection *conn, const char *path, const char *iface, const char *name) {
+        g_autoptr(GVariant) v = cw_get_property(conn, path, iface, name);
+        return g_variant_get_uint64(v);
+}
+
+guint32 cw_get_u32(GDBusConnection *conn, const char *path, const char *iface, const char *name) {
+        g_autoptr(GVariant) v = cw_get_property(conn, path, iface, name);
+        return g_variant_get_uint32(v);
+}
+
+gint32 cw_get_i32(GDBusConnection *conn, const char *path, const char *iface, const char *name) {
+        g_autoptr(GVariant) v = cw_get_property(conn, path, iface, name);
+        return g_variant_get_int32(v);
+}
+
+gboolean cw_get_bool(GDBusConnection *conn, const char *path, const char *iface, const char *name) {
+        g_autoptr(GVariant) v = cw_get_property(conn, path, iface, name);
+        return g_variant_get_boolean(v);
+}
+
+void cw_assert_service_alive(CwFixture *f, pid_t expected_pid) {
+        const char *argv[] = { "/bin/true", NULL };
+        g_autofree char *wstate = NULL;
+        int wstatus = -12345;
+
+        g_assert_cmpint(cw_service_pid(f), ==, expected_pid);
+        g_autofree char *path = cw_spawn(f, argv, NULL, NULL);
+        g_assert_cmpint(cw_wait_for_event(f, path, "exited", 10000), ==, 0);
+        g_autofree char *state = cw_get_state(f, path);
+        g_assert_cmpstr(state, ==, "exited");
+        g_assert_cmpint(cw_get_i32(f->conn, path, CW_PROCESS_IFACE, "ExitStatus"), ==, 0);
+        cw_wait(f->conn, path, &wstate, &wstatus);
+        g_assert_cmpstr(wstate, ==, "exited");
+        g_assert_cmpint(wstatus, ==, 0);
+        g_assert_cmpuint(cw_count_events(f, path, NULL), ==, 1);
+        cw_release(f->conn, path);
+        g_assert_cmpint(cw_service_pid(f), ==, expected_pid);
+        g_assert_cmpuint(cw_count_zombies(expected_pid), ==, 0);
+}
+
+guint cw_list_processes_count(CwFixture *f) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) r = cw_call(f->conn, CW_MANAGER_PATH, CW_MANAGER_IFACE, "ListProcesses", NULL,
+                                        "(a(ouss))", &error);
+        g_assert_no_error(error);
+        g_autoptr(GVariant) list = g_variant_get_child_value(r, 0);
+        return (guint) g_variant_n_children(list);
+}
+
+GVariant *cw_one_option(const char *key, GVariant *value) {
+        GVariantBuilder b;
+        g_variant_builder_init(&b, G_VARIANT_TYPE("a{sv}"));
+        g_variant_builder_add(&b, "{sv}", key, value);
+        return g_variant_builder_end(&b);
 }

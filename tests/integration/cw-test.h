@@ -69,6 +69,11 @@ char *cw_spawn(CwFixture *f, const char *const *argv, GVariant *options, guint32
 char *cw_spawn_full(GDBusConnection *conn, const char *const *argv, GVariant *options, GUnixFDList *fds,
                     guint32 *ret_pid, GError **error);
 
+/* The number of objects ListProcesses() reports; asserts success. */
+guint cw_list_processes_count(CwFixture *f);
+/* An a{sv} of Spawn options with one entry; @value is consumed if floating. */
+GVariant *cw_one_option(const char *key, GVariant *value);
+
 /* Property of a process or the manager; asserts success. */
 GVariant *cw_get_property(GDBusConnection *conn, const char *path, const char *iface, const char *name);
 /* Convenience: the State property of a process. */
@@ -90,6 +95,47 @@ guint cw_count_children(pid_t pid);
 guint cw_count_zombies(pid_t pid);
 /* Whether a process with this pid exists (zombies count as existing). */
 gboolean cw_pid_exists(pid_t pid);
+
+/* Fields of /proc/PID/stat. */
+typedef struct CwProcStat {
+        char state;
+        pid_t ppid;
+        pid_t pgrp;
+        pid_t session;
+        char comm[64];
+} CwProcStat;
+/* Reads /proc/@pid/stat into @ret; FALSE when there is no such process (or it cannot be parsed). */
+gboolean cw_proc_stat(pid_t pid, CwProcStat *ret);
+/* For cw_wait_until(): the process GINT_TO_POINTER(pid) has ended (gone, or a zombie). */
+gboolean cw_pid_gone(gpointer pid);
+/* For cw_wait_until(): the file at @path exists. */
+gboolean cw_file_exists(gpointer path);
+/* Whether the service's name has an owner on the bus of @conn; asserts the call succeeds. */
+gboolean cw_name_has_owner(GDBusConnection *conn);
+
+/* A fresh temporary directory (free with g_free() after cw_remove_tmpdir()). */
+char *cw_make_tmpdir(void);
+/* Removes @dir with its files and empty subdirectories (one level deep); asserts each step. */
+void cw_remove_tmpdir(const char *dir);
+
+/* Process.Release(); asserts success. */
+void cw_release(GDBusConnection *conn, const char *path);
+/* Process.Kill(@timeout_usec); asserts success and returns how it ended (state and status). */
+void cw_kill(GDBusConnection *conn, const char *path, guint64 timeout_usec, char **ret_state, int *ret_status);
+/* Process.Wait(); asserts success and returns how it ended (state and status). */
+void cw_wait(GDBusConnection *conn, const char *path, char **ret_state, int *ret_status);
+/* Process.SendSignal(@sig, @group); failure goes to @error (asserted consistent with the reply). */
+void cw_send_signal(GDBusConnection *conn, const char *path, int sig, gboolean group, GError **error);
+
+/* Typed property getters of any object of the service; assert success. */
+guint64 cw_get_u64(GDBusConnection *conn, const char *path, const char *iface, const char *name);
+guint32 cw_get_u32(GDBusConnection *conn, const char *path, const char *iface, const char *name);
+gint32 cw_get_i32(GDBusConnection *conn, const char *path, const char *iface, const char *name);
+gboolean cw_get_bool(GDBusConnection *conn, const char *path, const char *iface, const char *name);
+
+/* The service is still @expected_pid and still serves: /bin/true spawned through it ends "exited 0"
+ * by signal, properties and Wait() alike, and the service keeps no zombie. */
+void cw_assert_service_alive(CwFixture *f, pid_t expected_pid);
 
 /* Error name check that prints the remote error on mismatch. */
 #define cw_assert_dbus_error(err, name)                                                                  \

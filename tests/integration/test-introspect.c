@@ -262,20 +262,13 @@ static char *spawn_sleeper(CwFixture *f) {
 }
 
 static void kill_and_release(CwFixture *f, const char *path) {
-        g_autoptr(GError) error = NULL;
-        const char *state;
+        g_autofree char *state = NULL;
         int status;
 
-        g_autoptr(GVariant) r = cw_call(f->conn, path, CW_PROCESS_IFACE, "Kill", g_variant_new("(t)", (guint64) 0),
-                                        "(si)", &error);
-        g_assert_no_error(error);
-        g_variant_get(r, "(&si)", &state, &status);
+        cw_kill(f->conn, path, 0, &state, &status);
         g_assert_cmpstr(state, ==, "killed");
         g_assert_cmpint(status, ==, 9);
-
-        g_autoptr(GVariant) r2 = cw_call(f->conn, path, CW_PROCESS_IFACE, "Release", NULL, "()", &error);
-        (void) r2; /* held for its cleanup only */
-        g_assert_no_error(error);
+        cw_release(f->conn, path);
 }
 
 static void report_diffs(GPtrArray *diffs) {

@@ -32,31 +32,10 @@ static const char *const true_argv[] = { "true", NULL };
 
 /* ---- /proc ---- */
 
-static gboolean proc_read_stat(pid_t pid, char *ret_state, pid_t *ret_ppid) {
-        char path[64], buf[512];
-        g_snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
-        FILE *fp = fopen(path, "re");
-        if (!fp)
-                return FALSE;
-        size_t k = fread(buf, 1, sizeof(buf) - 1, fp);
-        fclose(fp);
-        buf[k] = 0;
-        char *close = strrchr(buf, ')');
-        char state;
-        int ppid;
-        if (!close || sscanf(close + 2, "%c %d", &state, &ppid) != 2)
-                return FALSE;
-        if (ret_state)
-                *ret_state = state;
-        if (ret_ppid)
-                *ret_ppid = (pid_t) ppid;
-        return TRUE;
-}
-
 /* The process state letter, or 0 when there is no such process. */
 static char proc_state(pid_t pid) {
-        char state = 0;
-        return proc_read_stat(pid, &state, NULL) ? state : 0;
+        CwProcStat st;
+        return cw_proc_stat(pid, &st) ? st.state : 0;
 }
 
 static char *proc_comm(pid_t pid) {
@@ -94,21 +73,17 @@ static pid_t proc_find_child(pid_t parent) {
         const char *name;
 
         while (dir && (name = g_dir_read_name(dir))) {
-                pid_t pid = (pid_t) g_ascii_strtoll(name, NULL, 10), ppid;
-                if (pid > 0 && proc_read_stat(pid, NULL, &ppid) && ppid == parent)
+                pid_t pid = (pid_t) g_ascii_strtoll(name, NULL, 10);
+                CwProcStat st;
+                if (pid > 0 && cw_proc_stat(pid, &st) && st.ppid == parent)
                         return pid;
         }
         return 0;
 }
 
-static gboolean pid_gone(gpointer p) {
+/* No such process, not even a zombie. */
+static gboolean pid_reaped(gpointer p) {
         return !cw_pid_exists(GPOINTER_TO_INT(p));
-}
-
-/* Ended: gone, or a zombie waiting for whoever its parent now is. */
-static gboolean pid_dead(gpointer p) {
-        char s = proc_state(GPOINTER_TO_INT(p));
-        return s == 0 || s == 'Z' || s == 'X';
 }
 
 static gboolean pid_stopped(gpointer p) {
@@ -137,7 +112,7 @@ static gboolean sleeping_grandchild(gpointer data) {
 }
 
 static gboolean pid_is_alive(pid_t pid) {
-        return !pid_dead(GINT_TO_POINTER(pid));
+        return !cw_pid_gone(GINT_TO_POINTER(pid));
 }
 
 /* ---- calls ---- */
@@ -155,41 +130,27 @@ static char *spawn_ignoring_term(CwFixture *f, GDBusConnection *conn, GVariant *
         return path;
 }
 
-/* A call that answers (s state, i status): Kill, Wait. */
-static void call_end(GDBusConnection *conn, const char *path, const char *method, GVariant *params,
-                     char **ret_state, int *ret_status) {
-        g_autoptr(GError) error = NULL;
-        g_autoptr(GVariant) r = cw_call(conn, path, CW_PROCESS_IFACE, method, params, "(si)", &error);
-
-        g_assert_no_error(error);
-        g_variant_get(r, "(si)", ret_state, ret_status);
-}
-
-static void assert_end(GDBusConnection *conn, const char *path, const char *method, GVariant *params,
-                       const char *state, int status) {
+static void assert_kill(GDBusConnection *conn, const char *path, guint64 timeout_usec, const char *state,
+                        int status) {
         g_autofree char *s = NULL;
         int st;
 
-        call_end(conn, path, method, params, &s, &st);
+        cw_kill(conn, path, timeout_usec, &s, &st);
+        g_assert_cmpstr(s, ==, state);
+        g_assert_cmpint(st, ==, status);
+}
+
+static void assert_wait(GDBusConnection *conn, const char *path, const char *state, int status) {
+        g_autofree char *s = NULL;
+        int st;
+
+        cw_wait(conn, path, &s, &st);
         g_assert_cmpstr(s, ==, state);
         g_assert_cmpint(st, ==, status);
 }
 
 static void kill_now(CwFixture *f, const char *path) {
-        assert_end(f->conn, path, "Kill", g_variant_new("(t)", (guint64) 0), "killed", 9);
-}
-
-static void send_signal(GDBusConnection *conn, const char *path, int sig, gboolean group, GError **error) {
-        g_autoptr(GVariant) r = cw_call(conn, path, CW_PROCESS_IFACE, "SendSignal",
-                                        g_variant_new("(ib)", sig, group), "()", error);
-        (void) r; /* held for its cleanup only */
-}
-
-static void release(GDBusConnection *conn, const char *path) {
-        g_autoptr(GError) error = NULL;
-        g_autoptr(GVariant) r = cw_call(conn, path, CW_PROCESS_IFACE, "Release", NULL, "()", &error);
-        (void) r; /* held for its cleanup only */
-        g_assert_no_error(error);
+        assert_kill(f->conn, path, (guint64) 0, "killed", 9);
 }
 
 static void ping(GDBusConnection *conn) {
@@ -198,21 +159,6 @@ static void ping(GDBusConnection *conn) {
                                         &error);
         (void) r; /* held for its cleanup only */
         g_assert_no_error(error);
-}
-
-static gboolean get_bool_property(CwFixture *f, const char *path, const char *name) {
-        g_autoptr(GVariant) v = cw_get_property(f->conn, path, CW_PROCESS_IFACE, name);
-        return g_variant_get_boolean(v);
-}
-
-static gint32 get_int_property(CwFixture *f, const char *path, const char *name) {
-        g_autoptr(GVariant) v = cw_get_property(f->conn, path, CW_PROCESS_IFACE, name);
-        return g_variant_get_int32(v);
-}
-
-static guint64 get_u64_property(CwFixture *f, const char *path, const char *name) {
-        g_autoptr(GVariant) v = cw_get_property(f->conn, path, CW_PROCESS_IFACE, name);
-        return g_variant_get_uint64(v);
 }
 
 static char *get_process(CwFixture *f, guint32 pid, GError **error) {
@@ -289,42 +235,25 @@ static guint64 id_of_path(const char *path) {
 
 /* ---- the service itself ---- */
 
-static gboolean name_has_owner(GDBusConnection *conn) {
-        g_autoptr(GError) error = NULL;
-        g_autoptr(GVariant) r = g_dbus_connection_call_sync(conn, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                                                            "org.freedesktop.DBus", "NameHasOwner",
-                                                            g_variant_new("(s)", CW_NAME), G_VARIANT_TYPE("(b)"),
-                                                            G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
-        gboolean b = FALSE;
-
-        g_assert_no_error(error);
-        g_variant_get(r, "(b)", &b);
-        return b;
-}
-
-static gboolean file_exists(gpointer path) {
-        return g_file_test(path, G_FILE_TEST_EXISTS);
-}
-
 /* The same instance still runs: it neither exited nor crashed (which would also
  * leave a status file). Makes no call that could activate a new instance. */
-static void assert_service_alive(CwFixture *f, pid_t service_pid) {
+static void assert_service_still_running(CwFixture *f, pid_t service_pid) {
         g_assert_false(g_file_test(f->status_file, G_FILE_TEST_EXISTS));
         g_assert_true(pid_is_alive(service_pid));
-        g_assert_true(name_has_owner(f->conn));
+        g_assert_true(cw_name_has_owner(f->conn));
 }
 
 /* Waits (bounded) for the service to exit by itself and checks that it exited 0. */
 static void assert_service_exits_cleanly(CwFixture *f, pid_t service_pid, guint timeout_ms) {
         g_autofree char *status = NULL;
 
-        if (!cw_wait_until(file_exists, f->status_file, cw_timeout_ms(timeout_ms)))
+        if (!cw_wait_until(cw_file_exists, f->status_file, cw_timeout_ms(timeout_ms)))
                 g_error("the service did not exit within %u ms", cw_timeout_ms(timeout_ms));
         g_assert_true(g_file_get_contents(f->status_file, &status, NULL, NULL));
         g_assert_cmpstr(g_strstrip(status), ==, "0");
         /* The wrapper writes the file after it reaped the service. */
         g_assert_false(cw_pid_exists(service_pid));
-        g_assert_false(name_has_owner(f->conn));
+        g_assert_false(cw_name_has_owner(f->conn));
 }
 
 /* Under valgrind (3.19 knows no pidfd_open()) the service falls back to watching by pid
@@ -473,17 +402,17 @@ static void test_stop_continue(CwFixture *f, gconstpointer data) {
         g_autofree char *path = cw_spawn(f, sleep_argv, NULL, &pid);
         g_autofree char *state0 = cw_get_state(f, path);
         g_assert_cmpstr(state0, ==, "running");
-        g_assert_cmpint(get_int_property(f, path, "ExitStatus"), ==, 0);
-        g_assert_cmpuint(get_u64_property(f, path, "ExitTimestamp"), ==, 0);
+        g_assert_cmpint(cw_get_i32(f->conn, path, CW_PROCESS_IFACE, "ExitStatus"), ==, 0);
+        g_assert_cmpuint(cw_get_u64(f->conn, path, CW_PROCESS_IFACE, "ExitTimestamp"), ==, 0);
 
-        send_signal(f->conn, path, SIGSTOP, FALSE, &error);
+        cw_send_signal(f->conn, path, SIGSTOP, FALSE, &error);
         g_assert_no_error(error);
         g_assert_cmpint(cw_wait_for_event(f, path, "stopped", 5000), ==, SIGSTOP);
         g_assert_cmpint(proc_state(pid), ==, 'T');
         g_autofree char *state1 = cw_get_state(f, path);
         g_assert_cmpstr(state1, ==, "stopped");
-        g_assert_cmpint(get_int_property(f, path, "ExitStatus"), ==, SIGSTOP);
-        g_assert_cmpuint(get_u64_property(f, path, "ExitTimestamp"), ==, 0);
+        g_assert_cmpint(cw_get_i32(f->conn, path, CW_PROCESS_IFACE, "ExitStatus"), ==, SIGSTOP);
+        g_assert_cmpuint(cw_get_u64(f->conn, path, CW_PROCESS_IFACE, "ExitTimestamp"), ==, 0);
         g_autoptr(GVariant) stopped = wait_for_properties_change(&rec, path, "stopped");
         gint32 status;
         guint64 ts;
@@ -492,12 +421,12 @@ static void test_stop_continue(CwFixture *f, gconstpointer data) {
         g_assert_true(g_variant_lookup(stopped, "ExitTimestamp", "t", &ts));
         g_assert_cmpuint(ts, ==, 0);
 
-        send_signal(f->conn, path, SIGCONT, FALSE, &error);
+        cw_send_signal(f->conn, path, SIGCONT, FALSE, &error);
         g_assert_no_error(error);
         g_assert_cmpint(cw_wait_for_event(f, path, "continued", 5000), ==, SIGCONT);
         g_autofree char *state2 = cw_get_state(f, path);
         g_assert_cmpstr(state2, ==, "running");
-        g_assert_cmpint(get_int_property(f, path, "ExitStatus"), ==, 0);
+        g_assert_cmpint(cw_get_i32(f->conn, path, CW_PROCESS_IFACE, "ExitStatus"), ==, 0);
         g_autoptr(GVariant) running = wait_for_properties_change(&rec, path, "running");
         g_assert_true(g_variant_lookup(running, "ExitStatus", "i", &status));
         g_assert_cmpint(status, ==, 0);
@@ -507,8 +436,8 @@ static void test_stop_continue(CwFixture *f, gconstpointer data) {
         g_assert_true(g_variant_lookup(killed, "ExitStatus", "i", &status));
         g_assert_cmpint(status, ==, SIGKILL);
         g_assert_true(g_variant_lookup(killed, "ExitTimestamp", "t", &ts));
-        g_assert_cmpuint(ts, >=, get_u64_property(f, path, "StartTimestamp"));
-        g_assert_cmpuint(ts, ==, get_u64_property(f, path, "ExitTimestamp"));
+        g_assert_cmpuint(ts, >=, cw_get_u64(f->conn, path, CW_PROCESS_IFACE, "StartTimestamp"));
+        g_assert_cmpuint(ts, ==, cw_get_u64(f->conn, path, CW_PROCESS_IFACE, "ExitTimestamp"));
 
         /* Each report once: the signalfd path and the sweep never announce one twice. */
         assert_one_terminal(f, path, "killed", SIGKILL);
@@ -524,11 +453,11 @@ static void test_stop_continue_not_requested(CwFixture *f, gconstpointer data) {
         g_autoptr(GError) error = NULL;
         g_autofree char *path = cw_spawn(f, sleep_argv, g_variant_new_parsed("{'events': <['exited']>}"), &pid);
 
-        send_signal(f->conn, path, SIGSTOP, FALSE, &error);
+        cw_send_signal(f->conn, path, SIGSTOP, FALSE, &error);
         g_assert_no_error(error);
         g_assert_true(cw_wait_until(pid_stopped, GINT_TO_POINTER(pid), cw_timeout_ms(5000)));
         cw_spin(200);
-        send_signal(f->conn, path, SIGCONT, FALSE, &error);
+        cw_send_signal(f->conn, path, SIGCONT, FALSE, &error);
         g_assert_no_error(error);
         g_assert_true(cw_wait_until(pid_not_stopped, GINT_TO_POINTER(pid), cw_timeout_ms(5000)));
         cw_spin(300);
@@ -568,7 +497,7 @@ static void test_kill_escalates(CwFixture *f, gconstpointer data) {
         g_autofree char *path = spawn_ignoring_term(f, f->conn, NULL, &pid);
         gint64 start = g_get_monotonic_time();
 
-        assert_end(f->conn, path, "Kill", g_variant_new("(t)", (guint64) 300000), "killed", SIGKILL);
+        assert_kill(f->conn, path, (guint64) 300000, "killed", SIGKILL);
         g_assert_cmpint(g_get_monotonic_time() - start, >=, 300000);
         assert_one_terminal(f, path, "killed", SIGKILL);
         g_assert_false(cw_pid_exists(pid));
@@ -584,7 +513,7 @@ static void test_kill_sooner_deadline(CwFixture *f, gconstpointer data) {
         g_dbus_connection_call(f->conn, CW_NAME, path, CW_PROCESS_IFACE, "Kill",
                                g_variant_new("(t)", (guint64) 20 * G_USEC_PER_SEC), G_VARIANT_TYPE("(si)"),
                                G_DBUS_CALL_FLAGS_NONE, (gint) cw_timeout_ms(25000), NULL, on_wait_done, &first);
-        assert_end(f->conn, path, "Kill", g_variant_new("(t)", (guint64) 200000), "killed", SIGKILL);
+        assert_kill(f->conn, path, (guint64) 200000, "killed", SIGKILL);
         g_assert_cmpint(g_get_monotonic_time() - start, <, 10 * G_USEC_PER_SEC);
         if (!cw_wait_until(wait_done, &first, cw_timeout_ms(5000)))
                 g_error("the first Kill was not answered");
@@ -601,14 +530,14 @@ static void test_kill_stopped(CwFixture *f, gconstpointer data) {
         g_autoptr(GError) error = NULL;
         g_autofree char *path = cw_spawn(f, sleep_argv, NULL, &pid);
 
-        send_signal(f->conn, path, SIGSTOP, FALSE, &error);
+        cw_send_signal(f->conn, path, SIGSTOP, FALSE, &error);
         g_assert_no_error(error);
         g_assert_cmpint(cw_wait_for_event(f, path, "stopped", 5000), ==, SIGSTOP);
-        assert_end(f->conn, path, "Kill", g_variant_new("(t)", (guint64) 10 * G_USEC_PER_SEC), "killed", SIGTERM);
+        assert_kill(f->conn, path, (guint64) 10 * G_USEC_PER_SEC, "killed", SIGTERM);
         assert_one_terminal(f, path, "killed", SIGTERM);
         g_autofree char *state = cw_get_state(f, path);
         g_assert_cmpstr(state, ==, "killed");
-        g_assert_cmpint(get_int_property(f, path, "ExitStatus"), ==, SIGTERM);
+        g_assert_cmpint(cw_get_i32(f->conn, path, CW_PROCESS_IFACE, "ExitStatus"), ==, SIGTERM);
 }
 
 static void test_kill_stopped_handler(CwFixture *f, gconstpointer data) {
@@ -623,10 +552,10 @@ static void test_kill_stopped_handler(CwFixture *f, gconstpointer data) {
         /* The trap is set once the loop runs. */
         if (!cw_wait_until(sleeping_grandchild, p, cw_timeout_ms(5000)))
                 g_error("the loop of %u did not start", pid);
-        send_signal(f->conn, path, SIGSTOP, FALSE, &error);
+        cw_send_signal(f->conn, path, SIGSTOP, FALSE, &error);
         g_assert_no_error(error);
         g_assert_cmpint(cw_wait_for_event(f, path, "stopped", 5000), ==, SIGSTOP);
-        assert_end(f->conn, path, "Kill", g_variant_new("(t)", (guint64) 20 * G_USEC_PER_SEC), "exited", 7);
+        assert_kill(f->conn, path, (guint64) 20 * G_USEC_PER_SEC, "exited", 7);
         assert_one_terminal(f, path, "exited", 7);
 }
 
@@ -645,7 +574,7 @@ static void test_kill_signal_option(CwFixture *f, gconstpointer data) {
         guint32 pid;
         g_autofree char *path = cw_spawn(f, sleep_argv, g_variant_new_parsed("{'kill-signal': <2>}"), &pid);
 
-        assert_end(f->conn, path, "Kill", g_variant_new("(t)", (guint64) 10 * G_USEC_PER_SEC), "killed", SIGINT);
+        assert_kill(f->conn, path, (guint64) 10 * G_USEC_PER_SEC, "killed", SIGINT);
         assert_one_terminal(f, path, "killed", SIGINT);
 }
 
@@ -656,8 +585,8 @@ static void test_kill_ended(CwFixture *f, gconstpointer data) {
 
         g_assert_cmpint(cw_wait_for_event(f, path, "exited", 5000), ==, 3);
         gint64 start = g_get_monotonic_time();
-        assert_end(f->conn, path, "Kill", g_variant_new("(t)", (guint64) 10 * G_USEC_PER_SEC), "exited", 3);
-        assert_end(f->conn, path, "Kill", g_variant_new("(t)", (guint64) 0), "exited", 3);
+        assert_kill(f->conn, path, (guint64) 10 * G_USEC_PER_SEC, "exited", 3);
+        assert_kill(f->conn, path, (guint64) 0, "exited", 3);
         g_assert_cmpint(g_get_monotonic_time() - start, <, 5 * G_USEC_PER_SEC);
         assert_one_terminal(f, path, "exited", 3);
 }
@@ -694,7 +623,7 @@ static void test_wait_many_clients(CwFixture *f, gconstpointer data) {
         for (guint i = 0; i < N_WAITERS; i++)
                 g_assert_false(w[i].done);
 
-        send_signal(f->conn, path, SIGTERM, FALSE, &error);
+        cw_send_signal(f->conn, path, SIGTERM, FALSE, &error);
         g_assert_no_error(error);
         if (!cw_wait_until(all_waits_done, w, cw_timeout_ms(5000)))
                 g_error("not every Wait was answered");
@@ -718,8 +647,8 @@ static void test_wait_ended(CwFixture *f, gconstpointer data) {
 
         g_assert_cmpint(cw_wait_for_event(f, path, "exited", 5000), ==, 5);
         gint64 start = g_get_monotonic_time();
-        assert_end(f->conn, path, "Wait", NULL, "exited", 5);
-        assert_end(other, path, "Wait", NULL, "exited", 5);
+        assert_wait(f->conn, path, "exited", 5);
+        assert_wait(other, path, "exited", 5);
         g_assert_cmpint(g_get_monotonic_time() - start, <, 5 * G_USEC_PER_SEC);
         g_dbus_connection_close_sync(other, NULL, NULL);
 }
@@ -744,7 +673,7 @@ static void test_wait_client_gone(CwFixture *f, gconstpointer data) {
         g_assert_no_error(error);
         cw_spin(200);
 
-        send_signal(f->conn, path, SIGTERM, FALSE, &error);
+        cw_send_signal(f->conn, path, SIGTERM, FALSE, &error);
         g_assert_no_error(error);
         if (!cw_wait_until(wait_done, &stays, cw_timeout_ms(5000)))
                 g_error("Wait was not answered");
@@ -760,7 +689,7 @@ static void test_wait_client_gone(CwFixture *f, gconstpointer data) {
         g_free(gone.state);
 
         assert_one_terminal(f, path, "killed", SIGTERM);
-        assert_service_alive(f, service);
+        assert_service_still_running(f, service);
         ping(f->conn);
 }
 
@@ -773,7 +702,7 @@ static void test_release_ended(CwFixture *f, gconstpointer data) {
         g_autoptr(GError) error = NULL;
 
         g_assert_cmpint(cw_wait_for_event(f, path, "exited", 5000), ==, 0);
-        release(f->conn, path);
+        cw_release(f->conn, path);
         assert_object_gone(f, path);
         g_autoptr(GVariant) list = list_processes(f);
         g_assert_cmpuint(g_variant_n_children(list), ==, 0);
@@ -793,9 +722,9 @@ static void test_release_running(CwFixture *f, gconstpointer data) {
         g_autofree char *found = get_process(f, pid, &error);
         g_assert_no_error(error);
         g_assert_cmpstr(found, ==, path);
-        g_assert_false(get_bool_property(f, path, "KillOnRelease"));
+        g_assert_false(cw_get_bool(f->conn, path, CW_PROCESS_IFACE, "KillOnRelease"));
 
-        release(f->conn, path);
+        cw_release(f->conn, path);
         assert_object_gone(f, path);
         g_autofree char *found2 = get_process(f, pid, &error);
         g_assert_null(found2);
@@ -806,15 +735,15 @@ static void test_release_running(CwFixture *f, gconstpointer data) {
         cw_spin(200);
         g_assert_cmpint(kill(pid, 0), ==, 0);
         g_assert_true(pid_is_alive(pid));
-        pid_t ppid = 0;
-        g_assert_true(proc_read_stat(pid, NULL, &ppid));
-        g_assert_cmpint(ppid, ==, service);
+        CwProcStat st;
+        g_assert_true(cw_proc_stat(pid, &st));
+        g_assert_cmpint(st.ppid, ==, service);
 
         g_assert_cmpint(kill(pid, SIGKILL), ==, 0);
-        if (!cw_wait_until(pid_gone, GINT_TO_POINTER(pid), cw_timeout_ms(5000)))
+        if (!cw_wait_until(pid_reaped, GINT_TO_POINTER(pid), cw_timeout_ms(5000)))
                 g_error("released process %u was not reaped (state %c)", pid, proc_state(pid));
         cw_spin(200);
-        assert_service_alive(f, service);
+        assert_service_still_running(f, service);
         ping(f->conn);
         g_assert_cmpuint(cw_count_zombies(service), ==, 0);
         /* Nobody can hear about the object any more. */
@@ -827,14 +756,14 @@ static void test_release_kill_on_release(CwFixture *f, gconstpointer data) {
         g_autofree char *path = cw_spawn(f, sleep_argv, g_variant_new_parsed("{'kill-on-release': <true>}"), &pid);
         pid_t service = cw_service_pid(f);
 
-        g_assert_true(get_bool_property(f, path, "KillOnRelease"));
-        g_assert_false(get_bool_property(f, path, "WatchBus"));
-        release(f->conn, path);
+        g_assert_true(cw_get_bool(f->conn, path, CW_PROCESS_IFACE, "KillOnRelease"));
+        g_assert_false(cw_get_bool(f->conn, path, CW_PROCESS_IFACE, "WatchBus"));
+        cw_release(f->conn, path);
         assert_object_gone(f, path);
-        if (!cw_wait_until(pid_gone, GINT_TO_POINTER(pid), cw_timeout_ms(5000)))
+        if (!cw_wait_until(pid_reaped, GINT_TO_POINTER(pid), cw_timeout_ms(5000)))
                 g_error("process %u was not killed and reaped (state %c)", pid, proc_state(pid));
         cw_spin(200);
-        assert_service_alive(f, service);
+        assert_service_still_running(f, service);
         ping(f->conn);
         g_assert_cmpuint(cw_count_zombies(service), ==, 0);
         g_assert_cmpuint(cw_count_events(f, path, NULL), ==, 0);
@@ -847,12 +776,12 @@ static void test_option_properties(CwFixture *f, gconstpointer data) {
         g_autofree char *both = cw_spawn(
                 f, sleep_argv, g_variant_new_parsed("{'watch-bus': <true>, 'kill-on-release': <true>}"), NULL);
 
-        g_assert_false(get_bool_property(f, plain, "WatchBus"));
-        g_assert_false(get_bool_property(f, plain, "KillOnRelease"));
-        g_assert_true(get_bool_property(f, watch, "WatchBus"));
-        g_assert_false(get_bool_property(f, watch, "KillOnRelease"));
-        g_assert_true(get_bool_property(f, both, "WatchBus"));
-        g_assert_true(get_bool_property(f, both, "KillOnRelease"));
+        g_assert_false(cw_get_bool(f->conn, plain, CW_PROCESS_IFACE, "WatchBus"));
+        g_assert_false(cw_get_bool(f->conn, plain, CW_PROCESS_IFACE, "KillOnRelease"));
+        g_assert_true(cw_get_bool(f->conn, watch, CW_PROCESS_IFACE, "WatchBus"));
+        g_assert_false(cw_get_bool(f->conn, watch, CW_PROCESS_IFACE, "KillOnRelease"));
+        g_assert_true(cw_get_bool(f->conn, both, CW_PROCESS_IFACE, "WatchBus"));
+        g_assert_true(cw_get_bool(f->conn, both, CW_PROCESS_IFACE, "KillOnRelease"));
         kill_now(f, plain);
         kill_now(f, watch);
         kill_now(f, both);
@@ -901,7 +830,7 @@ static void test_pidfd(CwFixture *f, gconstpointer data) {
                 g_assert_null(r);
                 cw_assert_dbus_error(error, "org.freedesktop.DBus.Error.NotSupported");
                 g_assert_true(pid_is_alive(pid));
-                send_signal(f->conn, path, SIGTERM, FALSE, &error_signal);
+                cw_send_signal(f->conn, path, SIGTERM, FALSE, &error_signal);
                 g_assert_no_error(error_signal);
                 g_assert_cmpint(cw_wait_for_event(f, path, "killed", 5000), ==, SIGTERM);
                 g_autoptr(GVariant) r_ended = cw_call_with_fds(f->conn, path, CW_PROCESS_IFACE, "GetPidfd",
@@ -950,9 +879,9 @@ static void test_send_signal_ended(CwFixture *f, gconstpointer data) {
         g_autoptr(GError) error2 = NULL;
 
         g_assert_cmpint(cw_wait_for_event(f, path, "exited", 5000), ==, 0);
-        send_signal(f->conn, path, SIGTERM, FALSE, &error);
+        cw_send_signal(f->conn, path, SIGTERM, FALSE, &error);
         cw_assert_dbus_error(error, CW_ERROR("NotRunning"));
-        send_signal(f->conn, path, SIGTERM, TRUE, &error2);
+        cw_send_signal(f->conn, path, SIGTERM, TRUE, &error2);
         cw_assert_dbus_error(error2, CW_ERROR("NotRunning"));
         assert_one_terminal(f, path, "exited", 0);
 }
@@ -971,14 +900,14 @@ static void test_send_signal_group(CwFixture *f, gconstpointer data) {
         g_assert_cmpint(getpgid((pid_t) pid), ==, (pid_t) pid);
         g_assert_cmpint(getpgid(grandchild), ==, (pid_t) pid);
 
-        send_signal(f->conn, path, SIGTERM, TRUE, &error);
+        cw_send_signal(f->conn, path, SIGTERM, TRUE, &error);
         g_assert_no_error(error);
         g_assert_cmpint(cw_wait_for_event(f, path, "killed", 5000), ==, SIGTERM);
-        if (!cw_wait_until(pid_dead, GINT_TO_POINTER(grandchild), cw_timeout_ms(5000)))
+        if (!cw_wait_until(cw_pid_gone, GINT_TO_POINTER(grandchild), cw_timeout_ms(5000)))
                 g_error("grandchild %d in the group did not get the signal", grandchild);
         /* An orphan comes to us (subreaper): reap it. */
-        pid_t ppid;
-        if (proc_read_stat(grandchild, NULL, &ppid) && ppid == getpid())
+        CwProcStat st;
+        if (cw_proc_stat(grandchild, &st) && st.ppid == getpid())
                 g_assert_cmpint(waitpid(grandchild, NULL, 0), ==, grandchild);
         assert_one_terminal(f, path, "killed", SIGTERM);
 }
@@ -993,11 +922,11 @@ static void test_send_signal_group_without_session(CwFixture *f, gconstpointer d
 
         g_assert_cmpint(getpgid((pid_t) pid), ==, getpgid(service));
         g_assert_cmpint(getpgid((pid_t) pid), !=, (pid_t) pid);
-        send_signal(f->conn, path, SIGTERM, TRUE, &error);
+        cw_send_signal(f->conn, path, SIGTERM, TRUE, &error);
         cw_assert_dbus_error(error, INVALID_ARGS);
 
         cw_spin(300);
-        assert_service_alive(f, service);
+        assert_service_still_running(f, service);
         ping(f->conn);
         g_assert_true(pid_is_alive(pid));
         g_autofree char *state = cw_get_state(f, path);
@@ -1014,7 +943,7 @@ static void test_send_signal_bad_number(CwFixture *f, gconstpointer data) {
 
         for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
                 g_autoptr(GError) error = NULL;
-                send_signal(f->conn, path, bad[i], FALSE, &error);
+                cw_send_signal(f->conn, path, bad[i], FALSE, &error);
                 cw_assert_dbus_error(error, INVALID_ARGS);
         }
         cw_spin(200);
@@ -1046,7 +975,7 @@ static void test_watch_bus(CwFixture *f, gconstpointer data) {
 
         g_assert_cmpint(cw_wait_for_event(f, watched, "killed", 5000), ==, SIGTERM);
         g_assert_cmpint(cw_wait_for_event(f, with_int, "killed", 5000), ==, SIGINT);
-        assert_end(f->conn, watched, "Wait", NULL, "killed", SIGTERM);
+        assert_wait(f->conn, watched, "killed", SIGTERM);
         /* The service has dealt with the departure by now: the other one must still run. */
         cw_spin(300);
         g_assert_cmpuint(cw_count_events(f, free_one, NULL), ==, 0);
@@ -1086,13 +1015,13 @@ static void test_linger_ended(CwFixture *f, gconstpointer data) {
         g_assert_no_error(error);
 
         recorder_start(&removed, f->conn, OBJECT_MANAGER_IFACE, "InterfacesRemoved", NULL);
-        assert_end(owner, path, "Wait", NULL, "exited", 0);
+        assert_wait(owner, path, "exited", 0);
         gint64 start = g_get_monotonic_time();
         g_assert_true(g_dbus_connection_close_sync(owner, NULL, &error));
 
         g_autofree char *state = cw_get_state(f, path);
         g_assert_cmpstr(state, ==, "exited");
-        assert_end(f->conn, path, "Wait", NULL, "exited", 0);
+        assert_wait(f->conn, path, "exited", 0);
 
         ObjectQuery q = { f->conn, path };
         if (!cw_wait_until(object_gone, &q, cw_timeout_ms(5000)))
@@ -1145,13 +1074,13 @@ static void test_idle_busy(CwFixture *f, gconstpointer data) {
         pid_t service = cw_service_pid(f);
 
         cw_spin(2500);
-        assert_service_alive(f, service);
+        assert_service_still_running(f, service);
 
         kill_now(f, path);
         cw_spin(2500);
-        assert_service_alive(f, service);
+        assert_service_still_running(f, service);
 
-        release(f->conn, path);
+        cw_release(f->conn, path);
         assert_service_exits_cleanly(f, service, 5000);
 }
 
@@ -1162,13 +1091,13 @@ static void test_idle_released_running(CwFixture *f, gconstpointer data) {
         g_autofree char *path = cw_spawn(f, sleep_argv, NULL, &pid);
         pid_t service = cw_service_pid(f);
 
-        release(f->conn, path);
+        cw_release(f->conn, path);
         cw_spin(2500);
-        assert_service_alive(f, service);
+        assert_service_still_running(f, service);
         g_assert_true(pid_is_alive(pid));
 
         g_assert_cmpint(kill((pid_t) pid, SIGKILL), ==, 0);
-        if (!cw_wait_until(pid_gone, GINT_TO_POINTER(pid), cw_timeout_ms(5000)))
+        if (!cw_wait_until(pid_reaped, GINT_TO_POINTER(pid), cw_timeout_ms(5000)))
                 g_error("released process %u was not reaped (state %c)", pid, proc_state(pid));
         assert_service_exits_cleanly(f, service, 5000);
 }
@@ -1241,8 +1170,8 @@ static void test_object_manager(CwFixture *f, gconstpointer data) {
         }
 
         kill_now(f, running);
-        release(f->conn, running);
-        release(f->conn, done);
+        cw_release(f->conn, running);
+        cw_release(f->conn, done);
         for (guint i = 0; i < 2; i++) {
                 Recorded *rr = wait_for_object_signal(&removed, paths[i]);
                 g_autofree const char **list = NULL;
@@ -1332,7 +1261,7 @@ static void test_sigterm(CwFixture *f, gconstpointer data) {
         g_autofree char *ended = cw_spawn(f, true_argv, NULL, NULL);
         pid_t service = cw_service_pid(f);
 
-        release(f->conn, released);
+        cw_release(f->conn, released);
         g_assert_cmpint(cw_wait_for_event(f, ended, "exited", 5000), ==, 0);
         g_assert_cmpint(kill(service, SIGTERM), ==, 0);
         assert_service_exits_cleanly(f, service, 10000);
@@ -1341,11 +1270,10 @@ static void test_sigterm(CwFixture *f, gconstpointer data) {
         g_assert_false(cw_pid_exists(pid_klr));
         const guint32 survivors[] = { pid_plain, pid_released };
         for (guint i = 0; i < G_N_ELEMENTS(survivors); i++) {
-                char state = 0;
-                pid_t ppid = 0;
-                g_assert_true(proc_read_stat(survivors[i], &state, &ppid));
-                g_assert_cmpint(state, !=, 'Z');
-                g_assert_cmpint(ppid, ==, getpid());
+                CwProcStat st;
+                g_assert_true(cw_proc_stat(survivors[i], &st));
+                g_assert_cmpint(st.state, !=, 'Z');
+                g_assert_cmpint(st.ppid, ==, getpid());
         }
         /* The teardown reaps the survivors. */
 }

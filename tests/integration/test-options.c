@@ -23,25 +23,6 @@
 
 /* ---- helpers ---- */
 
-static char *make_tmpdir(void) {
-        g_autoptr(GError) error = NULL;
-        char *dir = g_dir_make_tmp("cw-options-XXXXXX", &error);
-        g_assert_no_error(error);
-        return dir;
-}
-
-/* Removes @dir and the files in it. */
-static void remove_tmpdir(const char *dir) {
-        g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
-        const char *name;
-
-        while (d && (name = g_dir_read_name(d))) {
-                g_autofree char *p = g_build_filename(dir, name, NULL);
-                g_assert_cmpint(unlink(p), ==, 0);
-        }
-        g_assert_cmpint(rmdir(dir), ==, 0);
-}
-
 /* Appends @fd to @fds (which duplicates it), closes @fd, returns the handle index. */
 static gint32 add_fd(GUnixFDList *fds, int fd) {
         g_autoptr(GError) error = NULL;
@@ -105,36 +86,6 @@ static guint count_with_prefix(char **lines, const char *prefix) {
         return n;
 }
 
-static void call_release(CwFixture *f, const char *path) {
-        g_autoptr(GError) error = NULL;
-        g_autoptr(GVariant) r = cw_call(f->conn, path, CW_PROCESS_IFACE, "Release", NULL, "()", &error);
-        (void) r; /* held for its cleanup only */
-        g_assert_no_error(error);
-}
-
-static void call_kill(CwFixture *f, const char *path, guint64 timeout_usec, char **ret_state,
-                      int *ret_status) {
-        g_autoptr(GError) error = NULL;
-        g_autoptr(GVariant) r = cw_call(f->conn, path, CW_PROCESS_IFACE, "Kill",
-                                        g_variant_new("(t)", timeout_usec), "(si)", &error);
-        g_assert_no_error(error);
-        g_variant_get(r, "(si)", ret_state, ret_status);
-}
-
-static gboolean get_flag_property(CwFixture *f, const char *path, const char *name) {
-        g_autoptr(GVariant) v = cw_get_property(f->conn, path, CW_PROCESS_IFACE, name);
-        return g_variant_get_boolean(v);
-}
-
-static guint list_processes_count(CwFixture *f) {
-        g_autoptr(GError) error = NULL;
-        g_autoptr(GVariant) r = cw_call(f->conn, CW_MANAGER_PATH, CW_MANAGER_IFACE, "ListProcesses", NULL,
-                                        "(a(ouss))", &error);
-        g_assert_no_error(error);
-        g_autoptr(GVariant) list = g_variant_get_child_value(r, 0);
-        return (guint) g_variant_n_children(list);
-}
-
 /* Spawns, expects "exited @status", releases. Returns nothing: the evidence is in the files. */
 static void run_to_exit(CwFixture *f, const char *const *argv, GVariant *options, GUnixFDList *fds,
                         int status) {
@@ -143,7 +94,7 @@ static void run_to_exit(CwFixture *f, const char *const *argv, GVariant *options
 
         g_assert_no_error(error);
         g_assert_cmpint(cw_wait_for_event(f, path, "exited", 10000), ==, status);
-        call_release(f, path);
+        cw_release(f->conn, path);
 }
 
 /* Runs @argv with stdout into a fresh file and returns its lines. @b may hold further options. */
@@ -164,22 +115,13 @@ static char **run_capture(CwFixture *f, const char *dir, const char *const *argv
         return lines;
 }
 
-static void assert_service_alive(CwFixture *f, pid_t expected_pid) {
-        const char *argv[] = { "/bin/true", NULL };
-
-        g_assert_cmpint(cw_service_pid(f), ==, expected_pid);
-        run_to_exit(f, argv, NULL, NULL, 0);
-        g_assert_cmpint(cw_service_pid(f), ==, expected_pid);
-        g_assert_cmpuint(cw_count_zombies(expected_pid), ==, 0);
-}
-
 /* A spawn that fails with @error_name whose message contains @message, creates no object,
  * starts no process, and leaves the same service answering. */
 static void spawn_expect_error(CwFixture *f, const char *const *argv, GVariant *options, GUnixFDList *fds,
                                const char *error_name, const char *message) {
         g_autoptr(GError) error = NULL;
         pid_t service = cw_service_pid(f);
-        guint objects = list_processes_count(f);
+        guint objects = cw_list_processes_count(f);
         guint children = cw_count_children(service);
 
         g_autofree char *path = cw_spawn_full(f->conn, argv, options, fds, NULL, &error);
@@ -188,16 +130,9 @@ static void spawn_expect_error(CwFixture *f, const char *const *argv, GVariant *
         if (message && !strstr(error->message, message))
                 g_error("error message '%s' does not contain '%s'", error->message, message);
 
-        g_assert_cmpuint(list_processes_count(f), ==, objects);
+        g_assert_cmpuint(cw_list_processes_count(f), ==, objects);
         g_assert_cmpuint(cw_count_children(service), ==, children);
-        assert_service_alive(f, service);
-}
-
-static GVariant *one_option(const char *key, GVariant *value) {
-        GVariantBuilder b;
-        g_variant_builder_init(&b, G_VARIANT_TYPE("a{sv}"));
-        g_variant_builder_add(&b, "{sv}", key, value);
-        return g_variant_builder_end(&b);
+        cw_assert_service_alive(f, service);
 }
 
 /* A stdin pipe whose write end the test keeps: cat/read in the child run until it is closed. */
@@ -214,7 +149,7 @@ static char *spawn_with_stdin_pipe(GDBusConnection *conn, const char *const *arg
                                    guint32 *ret_pid) {
         g_autoptr(GError) error = NULL;
         g_autoptr(GUnixFDList) fds = g_unix_fd_list_new();
-        GVariant *options = one_option("stdin", g_variant_new_handle(add_stdin_pipe(fds, ret_write_end)));
+        GVariant *options = cw_one_option("stdin", g_variant_new_handle(add_stdin_pipe(fds, ret_write_end)));
         char *path = cw_spawn_full(conn, argv, options, fds, ret_pid, &error);
 
         g_assert_no_error(error);
@@ -227,29 +162,6 @@ static char *realpath_dup(const char *path) {
         char *copy = g_strdup(r);
         free(r);
         return copy;
-}
-
-/* Fields of /proc/@pid/stat after the command name (field 3 is index 0). */
-static void proc_stat(pid_t pid, char *ret_state, int *ret_ppid, int *ret_pgrp, int *ret_session) {
-        g_autofree char *p = g_strdup_printf("/proc/%d/stat", (int) pid);
-        g_autofree char *stat = NULL;
-
-        g_assert_true(g_file_get_contents(p, &stat, NULL, NULL));
-        char *close_paren = strrchr(stat, ')');
-        g_assert_nonnull(close_paren);
-        int n = sscanf(close_paren + 2, "%c %d %d %d", ret_state, ret_ppid, ret_pgrp, ret_session);
-        g_assert_cmpint(n, ==, 4);
-}
-
-static gboolean pid_is_gone(gpointer data) {
-        pid_t pid = GPOINTER_TO_INT(data);
-        g_autofree char *p = g_strdup_printf("/proc/%d/stat", (int) pid);
-        g_autofree char *stat = NULL;
-
-        if (!g_file_get_contents(p, &stat, NULL, NULL))
-                return TRUE;
-        char *close_paren = strrchr(stat, ')');
-        return close_paren && (close_paren[2] == 'Z' || close_paren[2] == 'X');
 }
 
 /* No such process any more, not even a zombie: its parent has reaped it. */
@@ -268,7 +180,7 @@ static gboolean file_not_empty(gpointer data) {
 /* `cwd` is the child's working directory (as the kernel sees it, /proc/self/cwd); without
  * it the child starts in the home directory of the user it runs as. */
 static void test_cwd(CwFixture *f, gconstpointer data) {
-        g_autofree char *dir = make_tmpdir();
+        g_autofree char *dir = cw_make_tmpdir();
         g_autofree char *sub = g_build_filename(dir, "sub dir", NULL);
         const char *argv[] = { "readlink", "/proc/self/cwd", NULL };
         GVariantBuilder b;
@@ -295,30 +207,30 @@ static void test_cwd(CwFixture *f, gconstpointer data) {
         g_auto(GStrv) dflt = run_capture(f, dir, argv, NULL, NULL);
         g_assert_cmpuint(g_strv_length(dflt), ==, 1);
         g_assert_cmpstr(dflt[0], ==, home);
-        remove_tmpdir(dir);
+        cw_remove_tmpdir(dir);
 }
 
 /* A cwd that cannot be entered is SpawnFailed naming it and the errno text, with no process
  * object and no process left behind. */
 static void test_cwd_missing(CwFixture *f, gconstpointer data) {
-        g_autofree char *dir = make_tmpdir();
+        g_autofree char *dir = cw_make_tmpdir();
         g_autofree char *missing = g_build_filename(dir, "missing", NULL);
         g_autofree char *file = g_build_filename(dir, "a-file", NULL);
         const char *argv[] = { "/bin/true", NULL };
 
         g_autofree char *msg1 = g_strdup_printf("chdir(%s): No such file or directory", missing);
-        spawn_expect_error(f, argv, one_option("cwd", g_variant_new_string(missing)), NULL,
+        spawn_expect_error(f, argv, cw_one_option("cwd", g_variant_new_string(missing)), NULL,
                            CW_ERROR("SpawnFailed"), msg1);
-        g_assert_cmpuint(list_processes_count(f), ==, 0);
+        g_assert_cmpuint(cw_list_processes_count(f), ==, 0);
         g_assert_cmpuint(cw_count_children(cw_service_pid(f)), ==, 1);
 
         g_assert_true(g_file_set_contents(file, "", 0, NULL));
         g_autofree char *msg2 = g_strdup_printf("chdir(%s): Not a directory", file);
-        spawn_expect_error(f, argv, one_option("cwd", g_variant_new_string(file)), NULL,
+        spawn_expect_error(f, argv, cw_one_option("cwd", g_variant_new_string(file)), NULL,
                            CW_ERROR("SpawnFailed"), msg2);
-        g_assert_cmpuint(list_processes_count(f), ==, 0);
+        g_assert_cmpuint(cw_list_processes_count(f), ==, 0);
         g_assert_cmpuint(cw_count_children(cw_service_pid(f)), ==, 1);
-        remove_tmpdir(dir);
+        cw_remove_tmpdir(dir);
 }
 
 /* ---- environment ---- */
@@ -327,7 +239,7 @@ static void test_cwd_missing(CwFixture *f, gconstpointer data) {
  * carries the harness's CHILDWATCH_TEST_* variables) minus the bus activation variables;
  * `environment` entries are set on top, replacing a base variable of the same name. */
 static void test_environment(CwFixture *f, gconstpointer data) {
-        g_autofree char *dir = make_tmpdir();
+        g_autofree char *dir = cw_make_tmpdir();
         const char *argv[] = { "env", NULL };
         g_autofree char *status_entry = g_strconcat("CHILDWATCH_TEST_STATUS_FILE=", f->status_file, NULL);
 
@@ -353,13 +265,13 @@ static void test_environment(CwFixture *f, gconstpointer data) {
         g_assert_true(g_strv_contains((const char *const *) lines, status_entry));
         /* Nothing else changed: the base plus the four new ones. */
         g_assert_cmpuint(g_strv_length(lines), ==, g_strv_length(base) + 4);
-        remove_tmpdir(dir);
+        cw_remove_tmpdir(dir);
 }
 
 /* `clear-environment` starts from an empty environment: the child sees exactly the
  * `environment` entries, or nothing at all; false is the default. */
 static void test_clear_environment(CwFixture *f, gconstpointer data) {
-        g_autofree char *dir = make_tmpdir();
+        g_autofree char *dir = cw_make_tmpdir();
         const char *argv[] = { "env", NULL };
         GVariantBuilder b;
 
@@ -382,13 +294,13 @@ static void test_clear_environment(CwFixture *f, gconstpointer data) {
         g_variant_builder_add(&b, "{sv}", "clear-environment", g_variant_new_boolean(FALSE));
         g_auto(GStrv) kept = run_capture(f, dir, argv, &b, NULL);
         g_assert_true(g_strv_contains((const char *const *) kept, status_entry));
-        remove_tmpdir(dir);
+        cw_remove_tmpdir(dir);
 }
 
 /* `unset-environment` removes exactly the named variables of the base environment (a name
  * that is not set is no error), and leaves the others. */
 static void test_unset_environment(CwFixture *f, gconstpointer data) {
-        g_autofree char *dir = make_tmpdir();
+        g_autofree char *dir = cw_make_tmpdir();
         const char *argv[] = { "env", NULL };
         GVariantBuilder b;
 
@@ -415,7 +327,7 @@ static void test_unset_environment(CwFixture *f, gconstpointer data) {
         g_auto(GStrv) only = run_capture(f, dir, argv, &b, NULL);
         g_assert_cmpuint(g_strv_length(only), ==, 1);
         g_assert_cmpstr(only[0], ==, "CWOPT_KEEP=1");
-        remove_tmpdir(dir);
+        cw_remove_tmpdir(dir);
 }
 
 /* ---- descriptors ---- */
@@ -423,7 +335,7 @@ static void test_unset_environment(CwFixture *f, gconstpointer data) {
 /* stdin, stdout and stderr are the descriptors passed: the child reads the given input and
  * its two outputs land where they were sent, also both in one file. */
 static void test_stdio(CwFixture *f, gconstpointer data) {
-        g_autofree char *dir = make_tmpdir();
+        g_autofree char *dir = cw_make_tmpdir();
         g_autofree char *out = g_build_filename(dir, "out", NULL);
         g_autofree char *err = g_build_filename(dir, "err", NULL);
         const char *argv[] = { "sh", "-c", "cat; echo to-stderr >&2; echo to-stdout", NULL };
@@ -454,7 +366,7 @@ static void test_stdio(CwFixture *f, gconstpointer data) {
         run_to_exit(f, argv2, g_variant_builder_end(&b), fds2, 0);
         g_autofree char *both_text = read_text(both);
         g_assert_cmpstr(both_text, ==, "one\ntwo\nthree\n");
-        remove_tmpdir(dir);
+        cw_remove_tmpdir(dir);
 }
 
 /* Reads @fd until EOF or until @timeout_ms passed; returns the data, NULL on timeout. */
@@ -510,14 +422,14 @@ static void test_stdio_pipes(CwFixture *f, gconstpointer data) {
         g_assert_cmpstr(text, ==, "ping\n");
         close(out[0]);
         g_assert_cmpint(cw_wait_for_event(f, path, "exited", 10000), ==, 0);
-        call_release(f, path);
+        cw_release(f->conn, path);
 }
 
 /* Without stdin/stdout/stderr options all three are /dev/null. (The output goes through a
  * pipeline: dash applies a simple command's redirections in the shell itself while the
  * command runs, so `readlink ... >&3` would see the shell's fd 1 moved.) */
 static void test_stdio_default(CwFixture *f, gconstpointer data) {
-        g_autofree char *dir = make_tmpdir();
+        g_autofree char *dir = cw_make_tmpdir();
         g_autofree char *out = g_build_filename(dir, "out", NULL);
         g_autoptr(GUnixFDList) fds = g_unix_fd_list_new();
         const char *argv[] = {
@@ -533,7 +445,7 @@ static void test_stdio_default(CwFixture *f, gconstpointer data) {
 
         g_autofree char *text = read_text(out);
         g_assert_cmpstr(text, ==, "/dev/null\n/dev/null\n/dev/null\n");
-        remove_tmpdir(dir);
+        cw_remove_tmpdir(dir);
 }
 
 /* `fds` puts each passed descriptor at its target number, whatever the order and even when
@@ -542,7 +454,7 @@ static void test_stdio_default(CwFixture *f, gconstpointer data) {
  * the three stdio ones), so target 8 comes from 7, target 7 from 8, target 4 from 9. One
  * descriptor may go to two targets, and a target can be written as well as read. */
 static void test_fds_mapping(CwFixture *f, gconstpointer data) {
-        g_autofree char *dir = make_tmpdir();
+        g_autofree char *dir = cw_make_tmpdir();
         g_autofree char *out = g_build_filename(dir, "out", NULL);
         g_autofree char *side = g_build_filename(dir, "side", NULL);
         g_autoptr(GUnixFDList) fds = g_unix_fd_list_new();
@@ -589,7 +501,7 @@ static void test_fds_mapping(CwFixture *f, gconstpointer data) {
         g_auto(GStrv) lines = run_capture(f, dir, argv2, &b, fds2);
         g_assert_cmpuint(g_strv_length(lines), ==, 1);
         g_assert_cmpstr(lines[0], ==, "once");
-        remove_tmpdir(dir);
+        cw_remove_tmpdir(dir);
 }
 
 static int compare_ints(gconstpointer a, gconstpointer b) {
@@ -626,7 +538,7 @@ static void assert_fd_table(GArray *a, const int *expected, guint n) {
  * socket, pidfds of other children, signalfd, epoll, the helper's socket) leaks, also while
  * another child is watched and with descriptors open in the caller. */
 static void test_fd_table(CwFixture *f, gconstpointer data) {
-        g_autofree char *dir = make_tmpdir();
+        g_autofree char *dir = cw_make_tmpdir();
         int wfd;
 
         /* Another child, so the service holds a pidfd. */
@@ -660,8 +572,8 @@ static void test_fd_table(CwFixture *f, gconstpointer data) {
                 close(extra[i]);
         close(wfd);
         g_assert_cmpint(cw_wait_for_event(f, other, "exited", 10000), ==, 0);
-        call_release(f, other);
-        remove_tmpdir(dir);
+        cw_release(f->conn, other);
+        cw_remove_tmpdir(dir);
 }
 
 /* The spawn helper's pid: the service's child named childwatch-spawn (comm keeps 15 bytes). */
@@ -675,13 +587,12 @@ static pid_t find_helper(pid_t service) {
                 pid_t pid = (pid_t) atoi(name);
                 g_autofree char *comm_path = g_strdup_printf("/proc/%d/comm", (int) pid);
                 g_autofree char *comm = NULL;
-                char state;
-                int ppid, pgrp, session;
+                CwProcStat st;
                 if (!g_file_get_contents(comm_path, &comm, NULL, NULL) ||
                     !g_str_equal(g_strstrip(comm), "childwatch-spaw"))
                         continue;
-                proc_stat(pid, &state, &ppid, &pgrp, &session);
-                if (ppid == service)
+                g_assert_true(cw_proc_stat(pid, &st));
+                if (st.ppid == service)
                         return pid;
         }
         return 0;
@@ -709,7 +620,7 @@ static guint64 soft_nofile_of(pid_t pid) {
  * below it works (the service needs no spare number above the highest target to shuffle
  * the descriptors); at or above it, SpawnFailed about the descriptors and nothing is left. */
 static void test_fds_high_target(CwFixture *f, gconstpointer data) {
-        g_autofree char *dir = make_tmpdir();
+        g_autofree char *dir = cw_make_tmpdir();
         const char *argv_true[] = { "/bin/true", NULL };
         /* Once it has served a spawn, the helper has named itself. */
         run_to_exit(f, argv_true, NULL, NULL, 0);
@@ -741,7 +652,7 @@ static void test_fds_high_target(CwFixture *f, gconstpointer data) {
                         g_assert_cmpuint(cw_count_children(cw_service_pid(f)), ==, 1);
                 }
         }
-        remove_tmpdir(dir);
+        cw_remove_tmpdir(dir);
 }
 
 /* ---- new-session ---- */
@@ -750,15 +661,14 @@ static void test_fds_high_target(CwFixture *f, gconstpointer data) {
  * and SendSignal to its process group reaches a grandchild; without it, it stays in the
  * service's session and group, and a process-group SendSignal is InvalidArgs. */
 static void test_new_session(CwFixture *f, gconstpointer data) {
-        g_autofree char *dir = make_tmpdir();
+        g_autofree char *dir = cw_make_tmpdir();
         const char *argv[] = { "sh", "-c", "echo $$ $(cut -d' ' -f5,6 /proc/$$/stat)", NULL };
         pid_t service = cw_service_pid(f);
-        char state;
-        int sppid, spgrp, ssession;
+        CwProcStat sst;
         int pid, pgrp, session;
         GVariantBuilder b;
 
-        proc_stat(service, &state, &sppid, &spgrp, &ssession);
+        g_assert_true(cw_proc_stat(service, &sst));
 
         g_variant_builder_init(&b, G_VARIANT_TYPE("a{sv}"));
         g_variant_builder_add(&b, "{sv}", "new-session", g_variant_new_boolean(TRUE));
@@ -771,8 +681,8 @@ static void test_new_session(CwFixture *f, gconstpointer data) {
         g_auto(GStrv) plain = run_capture(f, dir, argv, NULL, NULL);
         g_assert_cmpuint(g_strv_length(plain), ==, 1);
         g_assert_cmpint(sscanf(plain[0], "%d %d %d", &pid, &pgrp, &session), ==, 3);
-        g_assert_cmpint(session, ==, ssession);
-        g_assert_cmpint(pgrp, ==, spgrp);
+        g_assert_cmpint(session, ==, sst.session);
+        g_assert_cmpint(pgrp, ==, sst.pgrp);
         g_assert_cmpint(session, !=, pid);
         g_assert_cmpint(pgrp, !=, pid);
 
@@ -796,9 +706,9 @@ static void test_new_session(CwFixture *f, gconstpointer data) {
         (void) r; /* held for its cleanup only */
         g_assert_no_error(error);
         g_assert_cmpint(cw_wait_for_event(f, path, "killed", 10000), ==, SIGTERM);
-        if (!cw_wait_until(pid_is_gone, GINT_TO_POINTER(grandchild), cw_timeout_ms(10000)))
+        if (!cw_wait_until(cw_pid_gone, GINT_TO_POINTER(grandchild), cw_timeout_ms(10000)))
                 g_error("the grandchild %d did not get the group's signal", (int) grandchild);
-        call_release(f, path);
+        cw_release(f->conn, path);
 
         /* Without new-session there is no group of its own to signal. */
         int wfd;
@@ -812,8 +722,8 @@ static void test_new_session(CwFixture *f, gconstpointer data) {
         g_assert_cmpstr(still, ==, "running");
         close(wfd);
         g_assert_cmpint(cw_wait_for_event(f, path2, "exited", 10000), ==, 0);
-        call_release(f, path2);
-        remove_tmpdir(dir);
+        cw_release(f->conn, path2);
+        cw_remove_tmpdir(dir);
 }
 
 /* ---- description, events, kill options ---- */
@@ -862,8 +772,8 @@ static void test_description(CwFixture *f, gconstpointer data) {
         close(wfd2);
         g_assert_cmpint(cw_wait_for_event(f, path, "exited", 10000), ==, 0);
         g_assert_cmpint(cw_wait_for_event(f, path2, "exited", 10000), ==, 0);
-        call_release(f, path);
-        call_release(f, path2);
+        cw_release(f->conn, path);
+        cw_release(f->conn, path2);
 }
 
 /* `events` takes any subset of exited/stopped/continued, and "exited" is reported whatever
@@ -880,22 +790,22 @@ static void test_events(CwFixture *f, gconstpointer data) {
 
         for (size_t i = 0; i < G_N_ELEMENTS(lists); i++) {
                 g_autoptr(GError) error = NULL;
-                GVariant *options = one_option("events", g_variant_new_strv(lists[i], -1));
+                GVariant *options = cw_one_option("events", g_variant_new_strv(lists[i], -1));
                 g_autofree char *path = cw_spawn_full(f->conn, argv, options, NULL, NULL, &error);
                 g_assert_no_error(error);
                 g_assert_cmpint(cw_wait_for_event(f, path, "exited", 10000), ==, 3);
                 g_assert_cmpuint(cw_count_events(f, path, NULL), ==, 1);
-                call_release(f, path);
+                cw_release(f->conn, path);
         }
 
         const char *bogus[] = { "exited", "bogus", NULL };
-        spawn_expect_error(f, argv, one_option("events", g_variant_new_strv(bogus, -1)), NULL, INVALID_ARGS,
+        spawn_expect_error(f, argv, cw_one_option("events", g_variant_new_strv(bogus, -1)), NULL, INVALID_ARGS,
                            "'bogus'");
         const char *upper[] = { "Stopped", NULL };
-        spawn_expect_error(f, argv, one_option("events", g_variant_new_strv(upper, -1)), NULL, INVALID_ARGS,
+        spawn_expect_error(f, argv, cw_one_option("events", g_variant_new_strv(upper, -1)), NULL, INVALID_ARGS,
                            "'events'");
         const char *empty[] = { "", NULL };
-        spawn_expect_error(f, argv, one_option("events", g_variant_new_strv(empty, -1)), NULL, INVALID_ARGS,
+        spawn_expect_error(f, argv, cw_one_option("events", g_variant_new_strv(empty, -1)), NULL, INVALID_ARGS,
                            "'events'");
 }
 
@@ -921,12 +831,12 @@ static void test_kill_signal(CwFixture *f, gconstpointer data) {
 
                 g_autofree char *state = NULL;
                 int status;
-                call_kill(f, path, cw_timeout_ms(10000) * (guint64) 1000, &state, &status);
+                cw_kill(f->conn, path, cw_timeout_ms(10000) * (guint64) 1000, &state, &status);
                 g_assert_cmpstr(state, ==, "killed");
                 int expected = accepted[i] == SIGRTMAX && cw_under_valgrind() ? SIGKILL : accepted[i];
                 g_assert_cmpint(status, ==, expected);
                 close(wfd);
-                call_release(f, path);
+                cw_release(f->conn, path);
         }
 
         /* The default is SIGTERM. */
@@ -935,16 +845,16 @@ static void test_kill_signal(CwFixture *f, gconstpointer data) {
                 g_autofree char *path = spawn_with_stdin_pipe(f->conn, cat, &wfd, NULL);
                 g_autofree char *state = NULL;
                 int status;
-                call_kill(f, path, cw_timeout_ms(10000) * (guint64) 1000, &state, &status);
+                cw_kill(f->conn, path, cw_timeout_ms(10000) * (guint64) 1000, &state, &status);
                 g_assert_cmpstr(state, ==, "killed");
                 g_assert_cmpint(status, ==, SIGTERM);
                 close(wfd);
-                call_release(f, path);
+                cw_release(f->conn, path);
         }
 
         static const int rejected[] = { 0, 65, -1, G_MININT32, G_MAXINT32 };
         for (size_t i = 0; i < G_N_ELEMENTS(rejected); i++)
-                spawn_expect_error(f, cat, one_option("kill-signal", g_variant_new_int32(rejected[i])), NULL,
+                spawn_expect_error(f, cat, cw_one_option("kill-signal", g_variant_new_int32(rejected[i])), NULL,
                                    INVALID_ARGS, "'kill-signal'");
 }
 
@@ -953,7 +863,7 @@ static void test_kill_signal(CwFixture *f, gconstpointer data) {
  * SIGTERM ends "killed 9" within that grace. Without watch-bus, a process of the same client
  * keeps running. Any kill-timeout-usec value is taken. */
 static void test_watch_bus_kill_timeout(CwFixture *f, gconstpointer data) {
-        g_autofree char *dir = make_tmpdir();
+        g_autofree char *dir = cw_make_tmpdir();
         g_autofree char *ready = g_build_filename(dir, "ready", NULL);
         g_autoptr(GError) error = NULL;
         GDBusConnection *conn2 = cw_fixture_new_connection(f);
@@ -973,7 +883,7 @@ static void test_watch_bus_kill_timeout(CwFixture *f, gconstpointer data) {
 
         g_autofree char *path2 = spawn_with_stdin_pipe(conn2, cat, &wfd2, NULL);
 
-        g_assert_true(get_flag_property(f, path, "WatchBus"));
+        g_assert_true(cw_get_bool(f->conn, path, CW_PROCESS_IFACE, "WatchBus"));
         /* The trap is set once it has said so. */
         if (!cw_wait_until(file_not_empty, ready, cw_timeout_ms(10000)))
                 g_error("the child did not get ready in time");
@@ -993,16 +903,16 @@ static void test_watch_bus_kill_timeout(CwFixture *f, gconstpointer data) {
         close(wfd1);
         close(wfd2);
         g_assert_cmpint(cw_wait_for_event(f, path2, "exited", 10000), ==, 0);
-        call_release(f, path);
-        call_release(f, path2);
+        cw_release(f->conn, path);
+        cw_release(f->conn, path2);
 
         static const guint64 timeouts[] = { 0, 1, G_MAXUINT64 };
         const char *argv[] = { "/bin/true", NULL };
         for (size_t i = 0; i < G_N_ELEMENTS(timeouts); i++) {
-                GVariant *options = one_option("kill-timeout-usec", g_variant_new_uint64(timeouts[i]));
+                GVariant *options = cw_one_option("kill-timeout-usec", g_variant_new_uint64(timeouts[i]));
                 run_to_exit(f, argv, options, NULL, 0);
         }
-        remove_tmpdir(dir);
+        cw_remove_tmpdir(dir);
 }
 
 /* `kill-on-release`: Release of a running process kills and reaps it. Without it the process
@@ -1021,25 +931,24 @@ static void test_kill_on_release(CwFixture *f, gconstpointer data) {
         g_variant_builder_add(&b, "{sv}", "kill-on-release", g_variant_new_boolean(TRUE));
         g_autofree char *path1 = cw_spawn_full(f->conn, cat, g_variant_builder_end(&b), fds, &pid1, &error);
         g_assert_no_error(error);
-        g_assert_true(get_flag_property(f, path1, "KillOnRelease"));
-        call_release(f, path1);
+        g_assert_true(cw_get_bool(f->conn, path1, CW_PROCESS_IFACE, "KillOnRelease"));
+        cw_release(f->conn, path1);
         if (!cw_wait_until(pid_is_reaped, GINT_TO_POINTER((int) pid1), cw_timeout_ms(10000)))
                 g_error("a kill-on-release process survived its Release, or was not reaped");
         close(wfd1);
 
         g_autofree char *path2 = spawn_with_stdin_pipe(f->conn, cat, &wfd2, &pid2);
-        g_assert_false(get_flag_property(f, path2, "KillOnRelease"));
-        call_release(f, path2);
+        g_assert_false(cw_get_bool(f->conn, path2, CW_PROCESS_IFACE, "KillOnRelease"));
+        cw_release(f->conn, path2);
         g_autoptr(GVariant) gone = cw_call(f->conn, path2, "org.freedesktop.DBus.Properties", "Get",
                                            g_variant_new("(ss)", CW_PROCESS_IFACE, "State"), "(v)", &error);
         g_assert_null(gone);
         cw_assert_dbus_error(error, "org.freedesktop.DBus.Error.UnknownObject");
         g_clear_error(&error);
-        char state;
-        int ppid, pgrp, session;
-        proc_stat((pid_t) pid2, &state, &ppid, &pgrp, &session);
-        g_assert_cmpint(ppid, ==, service);
-        g_assert_cmpint(state, !=, 'Z');
+        CwProcStat st;
+        g_assert_true(cw_proc_stat((pid_t) pid2, &st));
+        g_assert_cmpint(st.ppid, ==, service);
+        g_assert_cmpint(st.state, !=, 'Z');
 
         /* It ends on its own: the service still reaps it. */
         close(wfd2);
@@ -1047,7 +956,7 @@ static void test_kill_on_release(CwFixture *f, gconstpointer data) {
                 g_error("the released process did not end, or was not reaped");
         g_assert_cmpuint(cw_count_zombies(service), ==, 0);
         g_assert_cmpuint(cw_count_children(service), ==, 1);
-        assert_service_alive(f, service);
+        cw_assert_service_alive(f, service);
 }
 
 /* ---- bad options ---- */
@@ -1059,7 +968,7 @@ static void test_bad_unknown_key(CwFixture *f, gconstpointer data) {
 
         for (size_t i = 0; i < G_N_ELEMENTS(keys); i++) {
                 g_autofree char *quoted = g_strdup_printf("'%s'", keys[i]);
-                spawn_expect_error(f, argv, one_option(keys[i], g_variant_new_string("/")), NULL,
+                spawn_expect_error(f, argv, cw_one_option(keys[i], g_variant_new_string("/")), NULL,
                                    INVALID_ARGS, quoted);
         }
 }
@@ -1099,7 +1008,7 @@ static void test_bad_wrong_type(CwFixture *f, gconstpointer data) {
 
         for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
                 g_autofree char *quoted = g_strdup_printf("'%s'", cases[i].key);
-                spawn_expect_error(f, argv, one_option(cases[i].key, cases[i].value), NULL, INVALID_ARGS,
+                spawn_expect_error(f, argv, cw_one_option(cases[i].key, cases[i].value), NULL, INVALID_ARGS,
                                    quoted);
         }
 }
@@ -1129,7 +1038,7 @@ static void test_bad_relative_cwd(CwFixture *f, gconstpointer data) {
         static const char *const dirs[] = { "tmp", ".", "", "../" };
 
         for (size_t i = 0; i < G_N_ELEMENTS(dirs); i++)
-                spawn_expect_error(f, argv, one_option("cwd", g_variant_new_string(dirs[i])), NULL,
+                spawn_expect_error(f, argv, cw_one_option("cwd", g_variant_new_string(dirs[i])), NULL,
                                    INVALID_ARGS, "'cwd'");
 }
 
@@ -1143,17 +1052,17 @@ static void test_bad_environment(CwFixture *f, gconstpointer data) {
         for (size_t i = 0; i < G_N_ELEMENTS(bad_set); i++) {
                 const char *l[] = { "GOOD=1", bad_set[i], NULL };
                 g_autofree char *quoted = g_strdup_printf("'%s'", bad_set[i]);
-                spawn_expect_error(f, argv, one_option("environment", g_variant_new_strv(l, -1)), NULL,
+                spawn_expect_error(f, argv, cw_one_option("environment", g_variant_new_strv(l, -1)), NULL,
                                    INVALID_ARGS, "'environment'");
-                spawn_expect_error(f, argv, one_option("environment", g_variant_new_strv(l, -1)), NULL,
+                spawn_expect_error(f, argv, cw_one_option("environment", g_variant_new_strv(l, -1)), NULL,
                                    INVALID_ARGS, quoted);
         }
         for (size_t i = 0; i < G_N_ELEMENTS(bad_unset); i++) {
                 const char *l[] = { "GOOD", bad_unset[i], NULL };
                 g_autofree char *quoted = g_strdup_printf("'%s'", bad_unset[i]);
-                spawn_expect_error(f, argv, one_option("unset-environment", g_variant_new_strv(l, -1)), NULL,
+                spawn_expect_error(f, argv, cw_one_option("unset-environment", g_variant_new_strv(l, -1)), NULL,
                                    INVALID_ARGS, "'unset-environment'");
-                spawn_expect_error(f, argv, one_option("unset-environment", g_variant_new_strv(l, -1)), NULL,
+                spawn_expect_error(f, argv, cw_one_option("unset-environment", g_variant_new_strv(l, -1)), NULL,
                                    INVALID_ARGS, quoted);
         }
 }
@@ -1170,7 +1079,7 @@ static void test_bad_fds(CwFixture *f, gconstpointer data) {
                 g_variant_builder_add(&m, "{uh}", 5, add_fd(fds, open("/dev/null", O_RDONLY | O_CLOEXEC)));
                 gint32 idx = add_fd(fds, open("/dev/null", O_RDONLY | O_CLOEXEC));
                 g_variant_builder_add(&m, "{uh}", bad[i], idx);
-                spawn_expect_error(f, argv, one_option("fds", g_variant_builder_end(&m)), fds, INVALID_ARGS,
+                spawn_expect_error(f, argv, cw_one_option("fds", g_variant_builder_end(&m)), fds, INVALID_ARGS,
                                    "'fds'");
         }
 
@@ -1180,7 +1089,7 @@ static void test_bad_fds(CwFixture *f, gconstpointer data) {
         g_variant_builder_add(&m, "{uh}", 4, add_fd(fds, open("/dev/null", O_RDONLY | O_CLOEXEC)));
         g_variant_builder_add(&m, "{uh}", 6, add_fd(fds, open("/dev/null", O_RDONLY | O_CLOEXEC)));
         g_variant_builder_add(&m, "{uh}", 4, add_fd(fds, open("/dev/zero", O_RDONLY | O_CLOEXEC)));
-        spawn_expect_error(f, argv, one_option("fds", g_variant_builder_end(&m)), fds, INVALID_ARGS,
+        spawn_expect_error(f, argv, cw_one_option("fds", g_variant_builder_end(&m)), fds, INVALID_ARGS,
                            "twice");
 }
 
@@ -1196,10 +1105,10 @@ static void test_bad_handle_index(CwFixture *f, gconstpointer data) {
                 GVariant *options;
                 GUnixFDList *fds;
         } cases[] = {
-                { one_option("stdin", g_variant_new_handle(5)), fds },
-                { one_option("stdout", g_variant_new_handle(1)), NULL },
-                { one_option("fds", g_variant_new_parsed("@a{uh} {3: 7}")), fds },
-                { one_option("stderr", g_variant_new_handle(-1)), fds },
+                { cw_one_option("stdin", g_variant_new_handle(5)), fds },
+                { cw_one_option("stdout", g_variant_new_handle(1)), NULL },
+                { cw_one_option("fds", g_variant_new_parsed("@a{uh} {3: 7}")), fds },
+                { cw_one_option("stderr", g_variant_new_handle(-1)), fds },
         };
 
         for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
@@ -1212,9 +1121,9 @@ static void test_bad_handle_index(CwFixture *f, gconstpointer data) {
                 if (g_strcmp0(remote, "org.freedesktop.DBus.Error.InconsistentMessage") != 0 &&
                     g_strcmp0(remote, INVALID_ARGS) != 0)
                         g_error("unexpected answer to a bad handle: %s", error->message);
-                g_assert_cmpuint(list_processes_count(f), ==, 0);
+                g_assert_cmpuint(cw_list_processes_count(f), ==, 0);
                 g_assert_cmpuint(cw_count_children(service), ==, 1);
-                assert_service_alive(f, service);
+                cw_assert_service_alive(f, service);
         }
 }
 

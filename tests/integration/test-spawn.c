@@ -18,34 +18,6 @@
 
 /* ---- helpers ---- */
 
-static char *make_tmpdir(void) {
-        g_autoptr(GError) error = NULL;
-        char *dir = g_dir_make_tmp("cw-spawn-XXXXXX", &error);
-        g_assert_no_error(error);
-        return dir;
-}
-
-/* Removes @dir and what is in it (files and empty subdirectories, one level deep). */
-static void remove_tmpdir(const char *dir) {
-        g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
-        const char *name;
-
-        while (d && (name = g_dir_read_name(d))) {
-                g_autofree char *p = g_build_filename(dir, name, NULL);
-                if (g_file_test(p, G_FILE_TEST_IS_DIR) && !g_file_test(p, G_FILE_TEST_IS_SYMLINK)) {
-                        g_autoptr(GDir) sub = g_dir_open(p, 0, NULL);
-                        const char *n;
-                        while (sub && (n = g_dir_read_name(sub))) {
-                                g_autofree char *q = g_build_filename(p, n, NULL);
-                                g_assert_cmpint(unlink(q), ==, 0);
-                        }
-                        g_assert_cmpint(rmdir(p), ==, 0);
-                } else
-                        g_assert_cmpint(unlink(p), ==, 0);
-        }
-        g_assert_cmpint(rmdir(dir), ==, 0);
-}
-
 static void write_script(const char *path, const char *body, mode_t mode) {
         g_autoptr(GError) error = NULL;
         g_autofree char *text = g_strconcat("#!/bin/sh\n", body, "\n", NULL);
@@ -57,55 +29,6 @@ static void write_script(const char *path, const char *body, mode_t mode) {
 
 static GVariant *empty_options(void) {
         return g_variant_new_array(G_VARIANT_TYPE("{sv}"), NULL, 0);
-}
-
-/* An a{sv} with one entry; @value is consumed if floating. */
-static GVariant *one_option(const char *key, GVariant *value) {
-        GVariantBuilder b;
-        g_variant_builder_init(&b, G_VARIANT_TYPE("a{sv}"));
-        g_variant_builder_add(&b, "{sv}", key, value);
-        return g_variant_builder_end(&b);
-}
-
-static void call_wait(CwFixture *f, const char *path, char **ret_state, int *ret_status) {
-        g_autoptr(GError) error = NULL;
-        g_autoptr(GVariant) r = cw_call(f->conn, path, CW_PROCESS_IFACE, "Wait", NULL, "(si)", &error);
-
-        g_assert_no_error(error);
-        g_variant_get(r, "(si)", ret_state, ret_status);
-}
-
-static void call_release(CwFixture *f, const char *path) {
-        g_autoptr(GError) error = NULL;
-        g_autoptr(GVariant) r = cw_call(f->conn, path, CW_PROCESS_IFACE, "Release", NULL, "()", &error);
-        g_assert_no_error(error);
-        g_assert_nonnull(r);
-}
-
-static void call_send_signal(CwFixture *f, const char *path, int sig, GError **error) {
-        g_autoptr(GVariant) r = cw_call(f->conn, path, CW_PROCESS_IFACE, "SendSignal",
-                                        g_variant_new("(ib)", sig, FALSE), "()", error);
-        g_assert_true((r != NULL) == (*error == NULL));
-}
-
-static guint64 get_u64(CwFixture *f, const char *path, const char *name) {
-        g_autoptr(GVariant) v = cw_get_property(f->conn, path, CW_PROCESS_IFACE, name);
-        return g_variant_get_uint64(v);
-}
-
-static guint32 get_u32(CwFixture *f, const char *path, const char *name) {
-        g_autoptr(GVariant) v = cw_get_property(f->conn, path, CW_PROCESS_IFACE, name);
-        return g_variant_get_uint32(v);
-}
-
-static gint32 get_i32(CwFixture *f, const char *path, const char *name) {
-        g_autoptr(GVariant) v = cw_get_property(f->conn, path, CW_PROCESS_IFACE, name);
-        return g_variant_get_int32(v);
-}
-
-static gboolean get_bool(CwFixture *f, const char *path, const char *name) {
-        g_autoptr(GVariant) v = cw_get_property(f->conn, path, CW_PROCESS_IFACE, name);
-        return g_variant_get_boolean(v);
 }
 
 static char *get_str(CwFixture *f, const char *path, const char *name) {
@@ -123,34 +46,15 @@ static void spawn_expect_end(CwFixture *f, const char *const *argv, GVariant *op
         g_assert_cmpint(cw_wait_for_event(f, path, event, 10000), ==, status);
         g_autofree char *state = cw_get_state(f, path);
         g_assert_cmpstr(state, ==, event);
-        g_assert_cmpint(get_i32(f, path, "ExitStatus"), ==, status);
+        g_assert_cmpint(cw_get_i32(f->conn, path, CW_PROCESS_IFACE, "ExitStatus"), ==, status);
 
         g_autofree char *wstate = NULL;
         int wstatus = -12345;
-        call_wait(f, path, &wstate, &wstatus);
+        cw_wait(f->conn, path, &wstate, &wstatus);
         g_assert_cmpstr(wstate, ==, event);
         g_assert_cmpint(wstatus, ==, status);
         g_assert_cmpuint(cw_count_events(f, path, NULL), ==, 1);
-        call_release(f, path);
-}
-
-/* The service is still the same process and still serves: Ping, and a spawn
- * that runs to its end. */
-static void assert_service_alive(CwFixture *f, pid_t expected_pid) {
-        const char *argv[] = { "/bin/true", NULL };
-
-        g_assert_cmpint(cw_service_pid(f), ==, expected_pid);
-        spawn_expect_end(f, argv, NULL, "exited", 0);
-        g_assert_cmpint(cw_service_pid(f), ==, expected_pid);
-}
-
-static guint list_processes_count(CwFixture *f) {
-        g_autoptr(GError) error = NULL;
-        g_autoptr(GVariant) r = cw_call(f->conn, CW_MANAGER_PATH, CW_MANAGER_IFACE, "ListProcesses", NULL,
-                                        "(a(ouss))", &error);
-        g_assert_no_error(error);
-        g_autoptr(GVariant) list = g_variant_get_child_value(r, 0);
-        return (guint) g_variant_n_children(list);
+        cw_release(f->conn, path);
 }
 
 /* A spawn that must fail with @error_name and a message containing @message
@@ -160,7 +64,7 @@ static void spawn_expect_error(CwFixture *f, const char *const *argv, GVariant *
                                const char *error_name, const char *message) {
         g_autoptr(GError) error = NULL;
         pid_t service = cw_service_pid(f);
-        guint before = list_processes_count(f);
+        guint before = cw_list_processes_count(f);
 
         g_autofree char *path = cw_spawn_full(f->conn, argv, options ? options : empty_options(), fds, NULL,
                                               &error);
@@ -169,8 +73,8 @@ static void spawn_expect_error(CwFixture *f, const char *const *argv, GVariant *
         if (message && !strstr(error->message, message))
                 g_error("error message '%s' does not contain '%s'", error->message, message);
 
-        g_assert_cmpuint(list_processes_count(f), ==, before);
-        assert_service_alive(f, service);
+        g_assert_cmpuint(cw_list_processes_count(f), ==, before);
+        cw_assert_service_alive(f, service);
 }
 
 /* A stdin pipe whose write end the test holds: the child (cat, read) runs until it is closed. */
@@ -184,7 +88,7 @@ static GUnixFDList *stdin_pipe(int *ret_write_end, GVariant **ret_options) {
         g_assert_no_error(error);
         close(p[0]);
         *ret_write_end = p[1];
-        *ret_options = one_option("stdin", g_variant_new_handle(idx));
+        *ret_options = cw_one_option("stdin", g_variant_new_handle(idx));
         return fds;
 }
 
@@ -258,15 +162,15 @@ static void test_killed(CwFixture *f, gconstpointer data) {
                                                       &error);
                 g_assert_no_error(error);
 
-                call_send_signal(f, path, sigs[i], &error);
+                cw_send_signal(f->conn, path, sigs[i], FALSE, &error);
                 g_assert_no_error(error);
                 g_assert_cmpint(cw_wait_for_event(f, path, "killed", 10000), ==, sigs[i]);
                 g_autofree char *state = cw_get_state(f, path);
                 g_assert_cmpstr(state, ==, "killed");
-                g_assert_cmpint(get_i32(f, path, "ExitStatus"), ==, sigs[i]);
+                g_assert_cmpint(cw_get_i32(f->conn, path, CW_PROCESS_IFACE, "ExitStatus"), ==, sigs[i]);
                 g_assert_cmpuint(cw_count_events(f, path, NULL), ==, 1);
                 close(wfd);
-                call_release(f, path);
+                cw_release(f->conn, path);
         }
 
         const char *self_kill[] = { "sh", "-c", "kill -KILL $$", NULL };
@@ -305,18 +209,18 @@ static void test_dumped(CwFixture *f, gconstpointer data) {
                 { "ulimit -c unlimited; kill -SEGV $$", SIGSEGV },
                 { "ulimit -c unlimited; kill -ABRT $$", SIGABRT },
         };
-        g_autofree char *dir = make_tmpdir();
+        g_autofree char *dir = cw_make_tmpdir();
         gboolean strict = core_pattern_is_relative_file();
 
         for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
                 const char *argv[] = { "sh", "-c", cases[i].script, NULL };
                 /* The dump goes to the cwd when core_pattern is a plain file name: our temp dir. */
-                GVariant *options = one_option("cwd", g_variant_new_string(dir));
+                GVariant *options = cw_one_option("cwd", g_variant_new_string(dir));
                 g_autofree char *path = cw_spawn(f, argv, options, NULL);
                 g_autofree char *state = NULL;
                 int status;
 
-                call_wait(f, path, &state, &status);
+                cw_wait(f->conn, path, &state, &status);
                 g_assert_cmpint(status, ==, cases[i].sig);
                 if (strict) {
                         g_assert_cmpstr(state, ==, "dumped");
@@ -330,15 +234,15 @@ static void test_dumped(CwFixture *f, gconstpointer data) {
                         g_assert_cmpint(cw_wait_for_event(f, path, state, 10000), ==, cases[i].sig);
                 }
                 g_assert_cmpuint(cw_count_events(f, path, NULL), ==, 1);
-                call_release(f, path);
+                cw_release(f->conn, path);
         }
 
         if (strict) {
                 /* No core limit, no dump: the kernel reports CLD_KILLED. */
                 const char *argv[] = { "sh", "-c", "ulimit -c 0; kill -SEGV $$", NULL };
-                spawn_expect_end(f, argv, one_option("cwd", g_variant_new_string(dir)), "killed", SIGSEGV);
+                spawn_expect_end(f, argv, cw_one_option("cwd", g_variant_new_string(dir)), "killed", SIGSEGV);
         }
-        remove_tmpdir(dir);
+        cw_remove_tmpdir(dir);
 }
 
 /* StartTimestamp is taken at the spawn (CLOCK_REALTIME µs), ExitTimestamp is 0 while it
@@ -355,13 +259,13 @@ static void test_timestamps(CwFixture *f, gconstpointer data) {
         gint64 after = g_get_real_time();
         g_assert_no_error(error);
 
-        guint64 start = get_u64(f, path, "StartTimestamp");
+        guint64 start = cw_get_u64(f->conn, path, CW_PROCESS_IFACE, "StartTimestamp");
         g_assert_cmpuint(start, >=, (guint64) before);
         g_assert_cmpuint(start, <=, (guint64) after);
-        g_assert_cmpuint(get_u64(f, path, "ExitTimestamp"), ==, 0);
+        g_assert_cmpuint(cw_get_u64(f->conn, path, CW_PROCESS_IFACE, "ExitTimestamp"), ==, 0);
         g_autofree char *state = cw_get_state(f, path);
         g_assert_cmpstr(state, ==, "running");
-        g_assert_cmpint(get_i32(f, path, "ExitStatus"), ==, 0);
+        g_assert_cmpint(cw_get_i32(f->conn, path, CW_PROCESS_IFACE, "ExitStatus"), ==, 0);
 
         cw_spin(20); /* so that the end is measurably later than the start */
         gint64 closed = g_get_real_time();
@@ -369,12 +273,12 @@ static void test_timestamps(CwFixture *f, gconstpointer data) {
         g_assert_cmpint(cw_wait_for_event(f, path, "exited", 10000), ==, 0);
         gint64 ended = g_get_real_time();
 
-        guint64 exit_ts = get_u64(f, path, "ExitTimestamp");
+        guint64 exit_ts = cw_get_u64(f->conn, path, CW_PROCESS_IFACE, "ExitTimestamp");
         g_assert_cmpuint(exit_ts, >, start);
         g_assert_cmpuint(exit_ts, >=, (guint64) closed);
         g_assert_cmpuint(exit_ts, <=, (guint64) ended);
-        g_assert_cmpuint(get_u64(f, path, "StartTimestamp"), ==, start);
-        call_release(f, path);
+        g_assert_cmpuint(cw_get_u64(f->conn, path, CW_PROCESS_IFACE, "StartTimestamp"), ==, start);
+        cw_release(f->conn, path);
 }
 
 static pid_t parent_of(pid_t pid) {
@@ -429,7 +333,7 @@ static void test_properties(CwFixture *f, gconstpointer data) {
         const char *me = g_dbus_connection_get_unique_name(f->conn);
 
         /* Id is the decimal in the path, and ids are distinct. */
-        guint64 id1 = get_u64(f, path1, "Id"), id2 = get_u64(f, path2, "Id");
+        guint64 id1 = cw_get_u64(f->conn, path1, CW_PROCESS_IFACE, "Id"), id2 = cw_get_u64(f->conn, path2, CW_PROCESS_IFACE, "Id");
         g_autofree char *expect1 = g_strdup_printf(CW_MANAGER_PATH "/process/%" G_GUINT64_FORMAT, id1);
         g_autofree char *expect2 = g_strdup_printf(CW_MANAGER_PATH "/process/%" G_GUINT64_FORMAT, id2);
         g_assert_cmpstr(path1, ==, expect1);
@@ -438,8 +342,8 @@ static void test_properties(CwFixture *f, gconstpointer data) {
         g_assert_cmpuint(id2, !=, id1);
 
         /* Pid: the reply's pid, a direct child of the service, never the id. */
-        g_assert_cmpuint(get_u32(f, path1, "Pid"), ==, pid1);
-        g_assert_cmpuint(get_u32(f, path2, "Pid"), ==, pid2);
+        g_assert_cmpuint(cw_get_u32(f->conn, path1, CW_PROCESS_IFACE, "Pid"), ==, pid1);
+        g_assert_cmpuint(cw_get_u32(f->conn, path2, CW_PROCESS_IFACE, "Pid"), ==, pid2);
         g_assert_cmpint(parent_of((pid_t) pid1), ==, service);
         g_assert_cmpint(parent_of((pid_t) pid2), ==, service);
 
@@ -455,14 +359,14 @@ static void test_properties(CwFixture *f, gconstpointer data) {
         g_autofree char *owner2 = get_str(f, path2, "Owner");
         g_assert_cmpstr(owner1, ==, me);
         g_assert_cmpstr(owner2, ==, me);
-        g_assert_cmpuint(get_u32(f, path1, "OwnerUid"), ==, getuid());
-        g_assert_cmpuint(get_u32(f, path1, "Uid"), ==, getuid());
-        g_assert_false(get_bool(f, path1, "Adopted"));
-        g_assert_false(get_bool(f, path1, "WatchBus"));
-        g_assert_false(get_bool(f, path1, "KillOnRelease"));
-        g_assert_false(get_bool(f, path2, "Adopted"));
-        g_assert_true(get_bool(f, path2, "WatchBus"));
-        g_assert_true(get_bool(f, path2, "KillOnRelease"));
+        g_assert_cmpuint(cw_get_u32(f->conn, path1, CW_PROCESS_IFACE, "OwnerUid"), ==, getuid());
+        g_assert_cmpuint(cw_get_u32(f->conn, path1, CW_PROCESS_IFACE, "Uid"), ==, getuid());
+        g_assert_false(cw_get_bool(f->conn, path1, CW_PROCESS_IFACE, "Adopted"));
+        g_assert_false(cw_get_bool(f->conn, path1, CW_PROCESS_IFACE, "WatchBus"));
+        g_assert_false(cw_get_bool(f->conn, path1, CW_PROCESS_IFACE, "KillOnRelease"));
+        g_assert_false(cw_get_bool(f->conn, path2, CW_PROCESS_IFACE, "Adopted"));
+        g_assert_true(cw_get_bool(f->conn, path2, CW_PROCESS_IFACE, "WatchBus"));
+        g_assert_true(cw_get_bool(f->conn, path2, CW_PROCESS_IFACE, "KillOnRelease"));
 
         /* GetProcess finds each by its pid. */
         g_autoptr(GVariant) r = cw_call(f->conn, CW_MANAGER_PATH, CW_MANAGER_IFACE, "GetProcess",
@@ -499,15 +403,15 @@ static void test_properties(CwFixture *f, gconstpointer data) {
         close(wfd2);
         g_assert_cmpint(cw_wait_for_event(f, path1, "exited", 10000), ==, 0);
         g_assert_cmpint(cw_wait_for_event(f, path2, "exited", 10000), ==, 0);
-        call_release(f, path1);
-        call_release(f, path2);
+        cw_release(f->conn, path1);
+        cw_release(f->conn, path2);
 
         /* Released ended objects are gone. */
         g_autoptr(GVariant) gone = cw_call(f->conn, path1, "org.freedesktop.DBus.Properties", "Get",
                                            g_variant_new("(ss)", CW_PROCESS_IFACE, "Pid"), "(v)", &error);
         g_assert_null(gone);
         cw_assert_dbus_error(error, "org.freedesktop.DBus.Error.UnknownObject");
-        g_assert_cmpuint(list_processes_count(f), ==, 0);
+        g_assert_cmpuint(cw_list_processes_count(f), ==, 0);
 }
 
 /* ---- PATH lookup ---- */
@@ -530,7 +434,7 @@ static void test_path_lookup(CwFixture *f, gconstpointer data) {
  * order, skipping a non-executable match as execvp() does; with `clear-environment` and no
  * PATH, a default system PATH still finds `true`. */
 static void test_path_from_environment(CwFixture *f, gconstpointer data) {
-        g_autofree char *dir = make_tmpdir();
+        g_autofree char *dir = cw_make_tmpdir();
         g_autofree char *dir_a = g_build_filename(dir, "a", NULL);
         g_autofree char *dir_b = g_build_filename(dir, "b", NULL);
         g_autofree char *script_a = g_build_filename(dir_a, "cw-path-probe", NULL);
@@ -548,31 +452,31 @@ static void test_path_from_environment(CwFixture *f, gconstpointer data) {
 
         g_autofree char *path_b = g_strconcat("PATH=", dir_b, NULL);
         const char *env_b[] = { path_b, NULL };
-        spawn_expect_end(f, argv, one_option("environment", g_variant_new_strv(env_b, -1)), "exited", 42);
+        spawn_expect_end(f, argv, cw_one_option("environment", g_variant_new_strv(env_b, -1)), "exited", 42);
 
         /* The non-executable one in the first directory is skipped. */
         g_autofree char *path_ab = g_strconcat("PATH=", dir_a, ":", dir_b, NULL);
         const char *env_ab[] = { path_ab, NULL };
-        spawn_expect_end(f, argv, one_option("environment", g_variant_new_strv(env_ab, -1)), "exited", 42);
+        spawn_expect_end(f, argv, cw_one_option("environment", g_variant_new_strv(env_ab, -1)), "exited", 42);
 
         /* Only the non-executable one: EACCES, as execvp() reports it. */
         g_autofree char *path_a = g_strconcat("PATH=", dir_a, NULL);
         const char *env_a[] = { path_a, NULL };
-        spawn_expect_error(f, argv, one_option("environment", g_variant_new_strv(env_a, -1)), NULL,
+        spawn_expect_error(f, argv, cw_one_option("environment", g_variant_new_strv(env_a, -1)), NULL,
                            CW_ERROR("SpawnFailed"), "execve(cw-path-probe): Permission denied");
 
         /* No PATH at all: the default system path. */
         const char *argv_true[] = { "true", NULL };
-        GVariant *no_env = one_option("clear-environment", g_variant_new_boolean(TRUE));
+        GVariant *no_env = cw_one_option("clear-environment", g_variant_new_boolean(TRUE));
         spawn_expect_end(f, argv_true, no_env, "exited", 0);
 
         g_assert_cmpuint(cw_count_children(cw_service_pid(f)), ==, 1);
-        remove_tmpdir(dir);
+        cw_remove_tmpdir(dir);
 }
 
 /* The child starts with no blocked and no ignored signal, whatever the service blocks. */
 static void test_clean_signal_state(CwFixture *f, gconstpointer data) {
-        g_autofree char *dir = make_tmpdir();
+        g_autofree char *dir = cw_make_tmpdir();
         g_autofree char *out = g_build_filename(dir, "status", NULL);
         g_autoptr(GError) error = NULL;
         int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -583,16 +487,16 @@ static void test_clean_signal_state(CwFixture *f, gconstpointer data) {
         close(fd);
 
         const char *argv[] = { "grep", "-E", "^Sig(Blk|Ign):", "/proc/self/status", NULL };
-        GVariant *options = one_option("stdout", g_variant_new_handle(idx));
+        GVariant *options = cw_one_option("stdout", g_variant_new_handle(idx));
         g_autofree char *path = cw_spawn_full(f->conn, argv, options, fds, NULL, &error);
         g_assert_no_error(error);
         g_assert_cmpint(cw_wait_for_event(f, path, "exited", 10000), ==, 0);
-        call_release(f, path);
+        cw_release(f->conn, path);
 
         g_autofree char *text = NULL;
         g_assert_true(g_file_get_contents(out, &text, NULL, NULL));
         g_assert_cmpstr(text, ==, "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n");
-        remove_tmpdir(dir);
+        cw_remove_tmpdir(dir);
 }
 
 /* ---- bad input ---- */
@@ -652,7 +556,7 @@ static void test_huge_argv(CwFixture *f, gconstpointer data) {
                 env[i] = s;
         }
         const char *argv_true[] = { "/bin/true", NULL };
-        spawn_expect_error(f, argv_true, one_option("environment", g_variant_new_strv(env, -1)), NULL,
+        spawn_expect_error(f, argv_true, cw_one_option("environment", g_variant_new_strv(env, -1)), NULL,
                            CW_ERROR("LimitExceeded"), "'environment'");
         g_assert_cmpuint(cw_count_children(cw_service_pid(f)), ==, 1);
 }
@@ -705,8 +609,8 @@ static void test_wrong_signature(CwFixture *f, gconstpointer data) {
         g_assert_cmpstr(state, ==, "running");
         close(wfd);
         g_assert_cmpint(cw_wait_for_event(f, process, "exited", 10000), ==, 0);
-        call_release(f, process);
-        assert_service_alive(f, service);
+        cw_release(f->conn, process);
+        cw_assert_service_alive(f, service);
 }
 
 static void assert_unknown_object(CwFixture *f, const char *path) {
@@ -737,7 +641,7 @@ static void test_unknown_object(CwFixture *f, gconstpointer data) {
                                                  &error);
         g_assert_no_error(error);
         pid_t service = cw_service_pid(f);
-        guint64 id = get_u64(f, process, "Id");
+        guint64 id = cw_get_u64(f->conn, process, CW_PROCESS_IFACE, "Id");
 
         g_autofree char *leading_zero = g_strdup_printf(CW_MANAGER_PATH "/process/0%" G_GUINT64_FORMAT, id);
         g_autofree char *next = g_strdup_printf(CW_MANAGER_PATH "/process/%" G_GUINT64_FORMAT, id + 1);
@@ -755,9 +659,9 @@ static void test_unknown_object(CwFixture *f, gconstpointer data) {
 
         close(wfd);
         g_assert_cmpint(cw_wait_for_event(f, process, "exited", 10000), ==, 0);
-        call_release(f, process);
+        cw_release(f->conn, process);
         assert_unknown_object(f, process);
-        assert_service_alive(f, service);
+        cw_assert_service_alive(f, service);
 }
 
 static void assert_no_such_process(CwFixture *f, guint32 pid) {
@@ -785,9 +689,9 @@ static void test_get_process_unknown(CwFixture *f, gconstpointer data) {
         const char *argv[] = { "/bin/true", NULL };
         g_autofree char *path = cw_spawn(f, argv, NULL, &pid);
         g_assert_cmpint(cw_wait_for_event(f, path, "exited", 10000), ==, 0);
-        call_release(f, path);
+        cw_release(f->conn, path);
         assert_no_such_process(f, pid);
-        assert_service_alive(f, service);
+        cw_assert_service_alive(f, service);
 }
 
 /* Adopt and AdoptPid are not implemented yet: NotSupported, and nothing is watched. */
@@ -813,8 +717,8 @@ static void test_adopt_not_supported(CwFixture *f, gconstpointer data) {
         g_assert_null(r2);
         cw_assert_dbus_error(error2, "org.freedesktop.DBus.Error.NotSupported");
 
-        g_assert_cmpuint(list_processes_count(f), ==, 0);
-        assert_service_alive(f, service);
+        g_assert_cmpuint(cw_list_processes_count(f), ==, 0);
+        cw_assert_service_alive(f, service);
 }
 
 /* SendSignal takes 1...SIGRTMAX: 0, 65 and -5 are InvalidArgs and reach nobody; SIGRTMAX
@@ -835,7 +739,7 @@ static void test_send_signal_range(CwFixture *f, gconstpointer data) {
         g_assert_cmpint(SIGRTMAX, ==, 64);
         for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
                 g_autoptr(GError) e = NULL;
-                call_send_signal(f, path, bad[i], &e);
+                cw_send_signal(f->conn, path, bad[i], FALSE, &e);
                 cw_assert_dbus_error(e, "org.freedesktop.DBus.Error.InvalidArgs");
         }
         g_autofree char *state = cw_get_state(f, path);
@@ -843,15 +747,15 @@ static void test_send_signal_range(CwFixture *f, gconstpointer data) {
         g_assert_cmpuint(cw_count_events(f, path, NULL), ==, 0);
 
         const int top = cw_under_valgrind() ? SIGRTMAX - 1 : SIGRTMAX;
-        call_send_signal(f, path, top, &error);
+        cw_send_signal(f->conn, path, top, FALSE, &error);
         g_assert_no_error(error);
         g_assert_cmpint(cw_wait_for_event(f, path, "killed", 10000), ==, top);
 
-        call_send_signal(f, path, SIGTERM, &error);
+        cw_send_signal(f->conn, path, SIGTERM, FALSE, &error);
         cw_assert_dbus_error(error, CW_ERROR("NotRunning"));
         close(wfd);
-        call_release(f, path);
-        assert_service_alive(f, service);
+        cw_release(f->conn, path);
+        cw_assert_service_alive(f, service);
 }
 
 /* --max-processes=2: a third concurrent spawn is LimitExceeded (and starts nothing); once
@@ -877,12 +781,12 @@ static void test_max_processes(CwFixture *f, gconstpointer data) {
         cw_assert_dbus_error(error, CW_ERROR("LimitExceeded"));
         g_clear_error(&error);
         g_assert_cmpuint(cw_count_children(service), ==, 3);
-        g_assert_cmpuint(list_processes_count(f), ==, 2);
+        g_assert_cmpuint(cw_list_processes_count(f), ==, 2);
 
         /* One ends: its object stays, but it no longer counts. */
         close(wfd[0]);
         g_assert_cmpint(cw_wait_for_event(f, paths[0], "exited", 10000), ==, 0);
-        g_assert_cmpuint(list_processes_count(f), ==, 2);
+        g_assert_cmpuint(cw_list_processes_count(f), ==, 2);
         {
                 g_autoptr(GVariant) options = NULL;
                 g_autoptr(GUnixFDList) fds = stdin_pipe(&wfd[2], &options);
@@ -900,10 +804,10 @@ static void test_max_processes(CwFixture *f, gconstpointer data) {
         g_assert_cmpint(cw_wait_for_event(f, paths[1], "exited", 10000), ==, 0);
         g_assert_cmpint(cw_wait_for_event(f, paths[2], "exited", 10000), ==, 0);
         for (int i = 0; i < 3; i++) {
-                call_release(f, paths[i]);
+                cw_release(f->conn, paths[i]);
                 g_free(paths[i]);
         }
-        assert_service_alive(f, service);
+        cw_assert_service_alive(f, service);
 }
 
 typedef struct EndedQuery {
@@ -948,12 +852,12 @@ static void test_no_zombies(CwFixture *f, gconstpointer data) {
         }
         g_assert_cmpuint(cw_count_zombies(service), ==, 0);
         g_assert_cmpuint(cw_count_children(service), ==, 1);
-        g_assert_cmpuint(list_processes_count(f), ==, n);
+        g_assert_cmpuint(cw_list_processes_count(f), ==, n);
 
         g_hash_table_iter_init(&it, paths);
         while (g_hash_table_iter_next(&it, &key, NULL))
-                call_release(f, key);
-        g_assert_cmpuint(list_processes_count(f), ==, 0);
+                cw_release(f->conn, key);
+        g_assert_cmpuint(cw_list_processes_count(f), ==, 0);
         g_assert_cmpint(cw_service_pid(f), ==, service);
 }
 
