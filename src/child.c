@@ -338,11 +338,16 @@ int child_spawn(Manager *m, Client *owner, char * const *argv, const SpawnOption
 
         r = child_start_watch(c);
         if (r < 0) {
-                /* No source took the child over: kill and reap it by hand. Its pid cannot
-                 * have been reused, it is our unreaped child. */
-                c->child_source = sd_event_source_unref(c->child_source);
-                (void) kill(pid, SIGKILL);
-                (void) waitid(P_PID, (id_t) pid, &(siginfo_t) {}, WEXITED);
+                if (c->child_source) {
+                        /* The source owns the child: dropping it kills and reaps it. */
+                        (void) sd_event_source_set_child_process_own(c->child_source, true);
+                        c->child_source = sd_event_source_unref(c->child_source);
+                } else {
+                        /* No source took the child over: kill and reap it by hand. Its pid
+                         * cannot have been reused, it is our unreaped child. */
+                        (void) kill(pid, SIGKILL);
+                        (void) waitid(P_PID, (id_t) pid, &(siginfo_t) {}, WEXITED);
+                }
                 c->pid = 0;
                 if (r == -EMFILE || r == -ENFILE)
                         return sd_bus_error_setf(error, CW_ERROR_LIMIT_EXCEEDED,

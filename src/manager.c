@@ -111,6 +111,18 @@ static int manager_on_sweep(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
+/* A child nobody watches: one whose spawn the helper gave up on (see spawner.c). Every
+ * spawned child is registered before the loop runs again, and the helper is watched by
+ * a source of its own, so anything else that ended here would stay a zombie. O(1). */
+static void manager_reap_unknown(Manager *m, pid_t pid) {
+        siginfo_t si = {};
+
+        if (pid <= 0 || manager_get_child_by_pid(m, pid) || pid == spawner_helper_pid(m->spawner))
+                return;
+        if (waitid(P_PID, (id_t) pid, &si, WEXITED | WNOHANG) >= 0 && si.si_pid > 0)
+                log_debug("Reaped process %d that nobody watched.", (int) pid);
+}
+
 static void manager_arm_sweep(Manager *m) {
         uint64_t now;
         int enabled = SD_EVENT_OFF;
@@ -141,8 +153,11 @@ static int manager_on_sigchld(sd_event_source *s, int fd, uint32_t revents, void
                         break;
                 }
                 for (size_t i = 0; i < (size_t) n / sizeof(buf[0]); i++) {
-                        if (buf[i].ssi_code != CLD_STOPPED && buf[i].ssi_code != CLD_CONTINUED)
-                                continue; /* exits arrive through the pidfds */
+                        if (buf[i].ssi_code != CLD_STOPPED && buf[i].ssi_code != CLD_CONTINUED) {
+                                /* Exits of our children arrive through their pidfds. */
+                                manager_reap_unknown(m, (pid_t) buf[i].ssi_pid);
+                                continue;
+                        }
                         Child *c = manager_get_child_by_pid(m, (pid_t) buf[i].ssi_pid);
                         if (!c || !(c->events & CHILD_EVENTS_STOP_CONTINUE) || child_pidfd(c) < 0)
                                 continue;
