@@ -3,7 +3,11 @@
 #include "bus-manager.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <sys/pidfd.h>
+#include <unistd.h>
 
 #include "bus-errors.h"
 #include "bus-process.h"
@@ -54,8 +58,69 @@ static int method_spawn(sd_bus_message *m, void *userdata, sd_bus_error *error) 
         return sd_bus_reply_method_return(m, "ou", child_object_path(c, buf), (uint32_t) c->pid);
 }
 
+/* Adopt and AdoptPid after the pidfd is in hand (taken over: closed on failure). */
+static int adopt(Manager *manager, sd_bus_message *m, int pidfd_in, sd_bus_error *error) {
+        _cleanup_(spawn_options_done) SpawnOptions o;
+        _cleanup_close_ int pidfd = pidfd_in;
+        Client *client;
+        Child *c;
+        int r;
+
+        spawn_options_init(&o);
+        r = spawn_options_parse(m, SPAWN_OPTIONS_ADOPT, &o, error);
+        if (r < 0)
+                return r;
+        if (!manager->use_pidfd)
+                return sd_bus_error_set(error, SD_BUS_ERROR_NOT_SUPPORTED, "This system has no pidfds.");
+
+        r = client_get(manager, m, &client);
+        if (r < 0)
+                return r;
+        r = child_adopt(manager, client, &pidfd, &o, &c, error);
+        if (r < 0)
+                return r;
+
+        char buf[CHILD_PATH_MAX];
+        bus_process_emit_added(c);
+        return sd_bus_reply_method_return(m, "ou", child_object_path(c, buf), (uint32_t) c->pid);
+}
+
 static int method_adopt(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return sd_bus_error_set(error, SD_BUS_ERROR_NOT_SUPPORTED, "Adopting processes is not available yet.");
+        int fd, r;
+
+        r = sd_bus_message_read_basic(m, 'h', &fd);
+        if (r < 0)
+                return r;
+        /* The message owns fd; ours lives as long as the watch. */
+        int copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (copy < 0)
+                return errno == EMFILE || errno == ENFILE
+                               ? sd_bus_error_set(error, CW_ERROR_LIMIT_EXCEEDED, "Out of file descriptors.")
+                               : -errno;
+        return adopt(userdata, m, copy, error);
+}
+
+static int method_adopt_pid(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        uint32_t pid;
+        int r;
+
+        r = sd_bus_message_read_basic(m, 'u', &pid);
+        if (r < 0)
+                return r;
+        if (pid == 0 || pid > INT32_MAX)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Invalid pid %u.", pid);
+
+        int pidfd = pidfd_open((pid_t) pid, 0);
+        if (pidfd < 0) {
+                if (errno == ESRCH)
+                        return sd_bus_error_setf(error, CW_ERROR_NO_SUCH_PROCESS, "No process has pid %u.", pid);
+                if (errno == ENOSYS)
+                        return sd_bus_error_set(error, SD_BUS_ERROR_NOT_SUPPORTED, "This system has no pidfds.");
+                if (errno == EMFILE || errno == ENFILE)
+                        return sd_bus_error_set(error, CW_ERROR_LIMIT_EXCEEDED, "Out of file descriptors.");
+                return -errno;
+        }
+        return adopt(userdata, m, pidfd, error);
 }
 
 static int method_get_process(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -116,9 +181,11 @@ static int method_list_processes(sd_bus_message *m, void *userdata, sd_bus_error
 static int property_get_features(sd_bus *bus, const char *path, const char *interface, const char *property,
                                  sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
-        if (m->use_pidfd)
-                return sd_bus_message_append(reply, "as", 1, "pidfd");
-        return sd_bus_message_append(reply, "as", 0);
+        if (!m->use_pidfd)
+                return sd_bus_message_append(reply, "as", 0);
+        if (m->has_exit_info)
+                return sd_bus_message_append(reply, "as", 2, "pidfd", "exit-info");
+        return sd_bus_message_append(reply, "as", 1, "pidfd");
 }
 
 static int property_get_version(sd_bus *bus, const char *path, const char *interface, const char *property,
@@ -135,7 +202,7 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("Adopt", SD_BUS_ARGS("h", pidfd, "a{sv}", options),
                                 SD_BUS_RESULT("o", process, "u", pid), method_adopt, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("AdoptPid", SD_BUS_ARGS("u", pid, "a{sv}", options),
-                                SD_BUS_RESULT("o", process, "u", pid), method_adopt, SD_BUS_VTABLE_UNPRIVILEGED),
+                                SD_BUS_RESULT("o", process, "u", pid), method_adopt_pid, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetProcess", SD_BUS_ARGS("u", pid), SD_BUS_RESULT("o", process),
                                 method_get_process, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ListProcesses", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ouss)", processes),

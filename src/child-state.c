@@ -4,6 +4,7 @@
 
 #include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "util/macro.h"
 
@@ -53,6 +54,19 @@ ChildEvent child_event_from_si_code(int code) {
         default:
                 return _CHILD_EVENT_INVALID;
         }
+}
+
+ChildEvent child_event_from_wait_status(int wstatus, int *ret_status) {
+        if (WIFEXITED(wstatus)) {
+                *ret_status = WEXITSTATUS(wstatus);
+                return CHILD_EVENT_EXITED;
+        }
+        if (WIFSIGNALED(wstatus)) {
+                *ret_status = WTERMSIG(wstatus);
+                return WCOREDUMP(wstatus) ? CHILD_EVENT_DUMPED : CHILD_EVENT_KILLED;
+        }
+        *ret_status = -1;
+        return CHILD_EVENT_VANISHED;
 }
 
 bool child_state_apply(ChildState *state, int *exit_status, ChildEvent event, int status) {

@@ -48,6 +48,9 @@ ChildEvent child_event_option_from_string(const char *s);
 /* Maps a siginfo_t si_code (CLD_*) to an event; CLD_TRAPPED and unknown codes are invalid. */
 ChildEvent child_event_from_si_code(int code);
 
+/* Maps a wait(2) status (as PIDFD_GET_INFO reports it) to a terminal event and its status. */
+ChildEvent child_event_from_wait_status(int wstatus, int *ret_status);
+
 static inline bool child_state_is_terminal(ChildState s) {
         return s >= CHILD_STATE_EXITED;
 }

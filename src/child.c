@@ -14,7 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/epoll.h>
 #include <sys/pidfd.h>
+#include <unistd.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -26,6 +30,7 @@
 #include "util/env.h"
 #include "util/log.h"
 #include "util/missing.h"
+#include "util/pidfd-info.h"
 #include "util/strv.h"
 
 static uint64_t now_usec(clockid_t clock) {
@@ -65,7 +70,9 @@ const char *child_description(Child *c) {
 }
 
 int child_pidfd(Child *c) {
-        return c->child_source ? sd_event_source_get_child_pidfd(c->child_source) : -ESRCH;
+        if (c->child_source)
+                return sd_event_source_get_child_pidfd(c->child_source);
+        return c->pidfd >= 0 ? c->pidfd : -ESRCH;
 }
 
 /* Copies a strv into one allocation: fewer allocations per child and one free(). */
@@ -102,6 +109,9 @@ Child *child_free(Child *c) {
 
         sd_event_source_disable_unref(c->kill_timer);
         sd_event_source_disable_unref(c->linger_timer);
+        sd_event_source_disable_unref(c->reap_timer);
+        sd_event_source_disable_unref(c->pidfd_source);
+        safe_close(c->pidfd);
         /* If the source owns the process (kill-on-release) this kills and reaps it;
          * otherwise it only closes the pidfd and the process runs on. */
         sd_event_source_unref(c->child_source);
@@ -291,6 +301,7 @@ int child_spawn(Manager *m, Client *owner, char * const *argv, const SpawnOption
                 .kill_signal = o->kill_signal,
                 .kill_timeout_usec = o->kill_timeout_usec,
                 .state = CHILD_STATE_RUNNING,
+                .pidfd = -EBADF,
         };
         c->argv = strv_copy_compact(argv);
         c->owner_name = strdup(owner->name);
@@ -367,6 +378,187 @@ int child_spawn(Manager *m, Client *owner, char * const *argv, const SpawnOption
         return 0;
 }
 
+/* Adopted non-children: their pidfd turns readable when they exit and hangs up once
+ * their real parent reaped them; only then does PIDFD_GET_INFO tell how they ended. */
+static void child_end_unreaped(Child *c, bool reaped) {
+        int wstatus = 0, status = -1;
+        ChildEvent event = CHILD_EVENT_VANISHED;
+
+        if (pidfd_get_exit_status(c->pidfd, &wstatus) >= 0)
+                event = child_event_from_wait_status(wstatus, &status);
+        else if (!reaped)
+                return;
+
+        c->pidfd_source = sd_event_source_disable_unref(c->pidfd_source);
+        c->reap_timer = sd_event_source_disable_unref(c->reap_timer);
+        c->pidfd = safe_close(c->pidfd);
+        child_handle_event(c, event, event == CHILD_EVENT_VANISHED ? -1 : status);
+}
+
+static int child_on_reap_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        Child *c = userdata;
+        (void) s;
+        (void) usec;
+
+        /* Exited, but its parent does not reap it: we cannot learn more. */
+        child_end_unreaped(c, true);
+        return 0;
+}
+
+static int child_on_pidfd(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Child *c = userdata;
+        int r;
+        (void) fd;
+
+        if (revents & (EPOLLHUP | EPOLLERR)) {
+                child_end_unreaped(c, true);
+                return 0;
+        }
+
+        /* Exited, a zombie of its parent: wait for the hang-up of the reap, for a while. */
+        child_end_unreaped(c, false);
+        if (!child_is_running(c))
+                return 0;
+        (void) sd_event_source_set_io_events(s, 0); /* EPOLLHUP is always reported */
+        if (!c->reap_timer) {
+                r = sd_event_add_time_relative(c->manager->event, &c->reap_timer, CLOCK_MONOTONIC,
+                                               CHILD_REAP_GRACE_USEC, 10 * 1000, child_on_reap_timeout, c);
+                if (r < 0)
+                        child_end_unreaped(c, true);
+        }
+        return 0;
+}
+
+/* Reads /proc/PID/cmdline into a compact strv; empty for kernel threads and on errors. */
+static char **read_cmdline(pid_t pid) {
+        char path[64], *buf;
+        _cleanup_close_ int fd = -EBADF;
+        size_t n = 0;
+
+        (void) snprintf(path, sizeof(path), "/proc/%d/cmdline", (int) pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        buf = malloc(CHILD_CMDLINE_MAX + 1);
+        if (!buf)
+                return NULL;
+        while (fd >= 0 && n < CHILD_CMDLINE_MAX) {
+                ssize_t k = read(fd, buf + n, CHILD_CMDLINE_MAX - n);
+                if (k <= 0)
+                        break;
+                n += (size_t) k;
+        }
+        buf[n] = 0;
+
+        size_t count = 0;
+        for (size_t i = 0; i < n; i++)
+                if (buf[i] == 0)
+                        count++;
+        if (n > 0 && buf[n - 1] != 0)
+                count++;
+        char **l = calloc(count + 1, sizeof(char *)), **copy;
+        if (!l) {
+                free(buf);
+                return NULL;
+        }
+        size_t k = 0;
+        for (size_t i = 0; i < n && k < count; i += strlen(buf + i) + 1)
+                l[k++] = buf + i;
+        copy = strv_copy_compact(l);
+        free(l);
+        free(buf);
+        return copy;
+}
+
+static bool pidfd_has_exited(int pidfd) {
+        struct pollfd p = { .fd = pidfd, .events = POLLIN };
+        return poll(&p, 1, 0) > 0;
+}
+
+int child_adopt(Manager *m, Client *owner, int *pidfd, const SpawnOptions *o, Child **ret, sd_bus_error *error) {
+        _cleanup_(child_freep) Child *c = NULL;
+        PidfdInfo info;
+        int r;
+
+        r = pidfd_get_info(*pidfd, PIDFD_INFO_PID | PIDFD_INFO_CREDS, &info);
+        if (r == -ESRCH || (r >= 0 && info.pid == 0))
+                return sd_bus_error_set(error, CW_ERROR_NO_SUCH_PROCESS, "The process has already ended.");
+        if (r == -ENOTTY || r == -EINVAL || r == -EBADF)
+                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "The file descriptor is not a pidfd.");
+        if (r < 0)
+                return r;
+        if (!(info.mask & PIDFD_INFO_CREDS))
+                return -EOPNOTSUPP;
+
+        pid_t pid = (pid_t) info.pid;
+        if (pid == getpid() || pid == spawner_helper_pid(m->spawner))
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "Process %d is part of the service itself.", (int) pid);
+        if (manager_get_child_by_pid(m, pid))
+                return sd_bus_error_setf(error, CW_ERROR_ALREADY_WATCHED, "Process %d is already watched.",
+                                         (int) pid);
+        if (owner->uid != 0 && (info.ruid != owner->uid || info.euid != owner->uid))
+                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                         "Process %d belongs to another user.", (int) pid);
+        if (hashmap_size(&m->children_by_pid) >= m->max_processes)
+                return sd_bus_error_setf(error, CW_ERROR_LIMIT_EXCEEDED,
+                                         "Limit of %u running processes reached.", m->max_processes);
+
+        bool is_child = info.ppid == (uint32_t) getpid();
+        c = calloc(1, sizeof(Child));
+        if (!c)
+                return -ENOMEM;
+        *c = (Child) {
+                .manager = m,
+                .pid = pid,
+                .pid_key = (uint64_t) pid,
+                .uid = info.euid,
+                .owner_uid = owner->uid,
+                .adopted = true,
+                .watch_bus = o->watch_bus,
+                .kill_on_release = o->kill_on_release,
+                /* Stops and continues are reported to the parent only. */
+                .events = is_child ? o->events : o->events & ~CHILD_EVENTS_STOP_CONTINUE,
+                .kill_signal = o->kill_signal,
+                .kill_timeout_usec = o->kill_timeout_usec,
+                .state = CHILD_STATE_RUNNING,
+                .pidfd = -EBADF,
+                .start_usec = now_usec(CLOCK_REALTIME),
+        };
+        c->argv = read_cmdline(pid);
+        c->owner_name = strdup(owner->name);
+        c->description = o->description ? strdup(o->description) : NULL;
+        if (!c->argv || !c->owner_name || (o->description && !c->description))
+                return -ENOMEM;
+        /* Checked after reading its cmdline, so the pid cannot have been reused meanwhile. */
+        if (pidfd_has_exited(*pidfd))
+                return sd_bus_error_setf(error, CW_ERROR_NO_SUCH_PROCESS, "Process %d has already ended.",
+                                         (int) pid);
+
+        if (is_child) {
+                /* Re-parented to us: the full child engine, as for the ones we spawn. */
+                r = sd_event_add_child_pidfd(m->event, &c->child_source, *pidfd, WEXITED, child_on_exit, c);
+                if (r < 0)
+                        return r;
+                *pidfd = -EBADF;
+                (void) sd_event_source_set_child_pidfd_own(c->child_source, true);
+                (void) sd_event_source_set_child_process_own(c->child_source, c->kill_on_release);
+                r = sd_event_source_set_enabled(c->child_source, SD_EVENT_ON);
+        } else {
+                c->pidfd = steal_fd(pidfd);
+                r = sd_event_add_io(m->event, &c->pidfd_source, c->pidfd, EPOLLIN, child_on_pidfd, c);
+        }
+        if (r < 0)
+                return r;
+
+        c->id = ++m->next_id;
+        r = manager_add_child(m, c);
+        if (r < 0)
+                return r;
+        client_add_child(owner, c);
+
+        *ret = steal_ptr(&c);
+        return 0;
+}
+
 int child_add_waiter(Child *c, sd_bus_message *m) {
         if (!child_is_running(c))
                 return bus_process_reply_end(c, m);
@@ -382,9 +574,12 @@ int child_add_waiter(Child *c, sd_bus_message *m) {
 }
 
 static int child_signal(Child *c, int sig) {
-        if (!c->child_source)
+        if (c->child_source)
+                return sd_event_source_send_child_signal(c->child_source, sig, NULL, 0);
+        /* An adopted non-child: only through its pidfd, never by pid. */
+        if (c->pidfd < 0 || !child_is_running(c))
                 return -ESRCH;
-        return sd_event_source_send_child_signal(c->child_source, sig, NULL, 0);
+        return pidfd_send_signal(c->pidfd, sig, NULL, 0) < 0 ? -errno : 0;
 }
 
 static int child_on_kill_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -473,7 +668,9 @@ int child_send_signal(Child *c, int sig, bool process_group) {
         }
 
         /* Kernel older than 6.9, or no pidfds. The pid is safe to use: our child, not
-         * yet reaped (the end is announced only after the reap). */
+         * yet reaped (the end is announced only after the reap). Not so for others. */
+        if (!c->child_source)
+                return -EOPNOTSUPP;
         if (getpgid(c->pid) != c->pid)
                 return -ENOTTY;
         return killpg(c->pid, sig) < 0 ? -errno : 0;

@@ -24,6 +24,10 @@ typedef struct Child Child;
 #define CHILD_PATH_MAX (sizeof(CHILD_PATH_PREFIX "/") + 20)
 /* Pending Wait/Kill calls on one process; more get LimitExceeded. */
 #define CHILD_WAITERS_MAX 4096U
+/* How long an adopted process that exited may wait for its parent's reap before it counts as vanished. */
+#define CHILD_REAP_GRACE_USEC (1000 * UINT64_C(1000))
+/* The longest /proc/PID/cmdline read for Argv of an adopted process. */
+#define CHILD_CMDLINE_MAX (64U * 1024U)
 
 struct Child {
         Manager *manager;
@@ -53,7 +57,10 @@ struct Child {
         uint64_t start_usec; /* CLOCK_REALTIME */
         uint64_t exit_usec;
 
-        sd_event_source *child_source; /* owns the pidfd */
+        sd_event_source *child_source; /* our children: owns the pidfd */
+        int pidfd;                     /* adopted non-children: their pidfd, watched by pidfd_source */
+        sd_event_source *pidfd_source;
+        sd_event_source *reap_timer;   /* how long an ended non-child may stay unreaped */
         sd_event_source *kill_timer;
         sd_event_source *linger_timer;
         uint64_t kill_deadline;        /* CLOCK_MONOTONIC, 0: no escalation pending */
@@ -76,6 +83,16 @@ struct Child {
  */
 int child_spawn(Manager *m, Client *owner, char * const *argv, const SpawnOptions *o, Child **ret,
                 sd_bus_error *error);
+
+/**
+ * child_adopt() - watch a running process the service did not start.
+ * @pidfd: its pidfd; taken over (set to -EBADF) on success
+ *
+ * A direct child of the service gets the full child engine; any other process is
+ * watched for its end only, through its pidfd. Return: 0, or a negative errno with
+ * @error set (InvalidArgs, NoSuchProcess, AlreadyWatched, AccessDenied, LimitExceeded).
+ */
+int child_adopt(Manager *m, Client *owner, int *pidfd, const SpawnOptions *o, Child **ret, sd_bus_error *error);
 
 Child *child_free(Child *c);
 

@@ -34,6 +34,7 @@
 #include "client.h"
 #include "util/log.h"
 #include "util/missing.h"
+#include "util/pidfd-info.h"
 #include "util/strv.h"
 
 extern char **environ;
@@ -262,6 +263,24 @@ static char *home_directory(void) {
         return strdup(e && e[0] == '/' ? e : "/");
 }
 
+/* Whether the kernel keeps the exit status of a reaped process for pidfd holders. */
+static bool probe_exit_info(void) {
+        int wstatus = 0, r;
+
+        pid_t pid = fork();
+        if (pid < 0)
+                return false;
+        if (pid == 0)
+                _exit(42);
+        int pidfd = pidfd_open(pid, 0);
+        (void) waitpid(pid, NULL, 0);
+        if (pidfd < 0)
+                return false;
+        r = pidfd_get_exit_status(pidfd, &wstatus);
+        safe_close(pidfd);
+        return r >= 0 && WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 42;
+}
+
 int manager_new(Manager **ret, sd_event *event, const Config *config) {
         Manager *m;
         sigset_t mask;
@@ -312,6 +331,8 @@ int manager_new(Manager **ret, sd_event *event, const Config *config) {
                 *ret = m;
                 return 0;
         }
+
+        m->has_exit_info = probe_exit_info();
 
         sigemptyset(&mask);
         sigaddset(&mask, SIGCHLD);

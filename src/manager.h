@@ -38,6 +38,7 @@ typedef struct Manager {
         unsigned n_stop_watchers; /* running children that asked for stopped/continued */
 
         bool use_pidfd;           /* false under kernels (or valgrind) without pidfd_open() */
+        bool has_exit_info;       /* PIDFD_GET_INFO tells how a reaped process ended (Linux 6.15) */
         Child *ended;             /* exits waiting for their announcement */
         sd_event_source *announce_source;
 

@@ -205,6 +205,23 @@ static void test_option_names(void) {
         g_assert_cmpint(child_event_option_from_string(NULL), ==, _CHILD_EVENT_INVALID);
 }
 
+/* Wait statuses as PIDFD_GET_INFO reports them for adopted processes. */
+static void test_wait_status(void) {
+        int status = 0;
+
+        g_assert_cmpint(child_event_from_wait_status(0x700, &status), ==, CHILD_EVENT_EXITED);
+        g_assert_cmpint(status, ==, 7);
+        g_assert_cmpint(child_event_from_wait_status(0, &status), ==, CHILD_EVENT_EXITED);
+        g_assert_cmpint(status, ==, 0);
+        g_assert_cmpint(child_event_from_wait_status(SIGKILL, &status), ==, CHILD_EVENT_KILLED);
+        g_assert_cmpint(status, ==, SIGKILL);
+        g_assert_cmpint(child_event_from_wait_status(SIGSEGV | 0x80, &status), ==, CHILD_EVENT_DUMPED);
+        g_assert_cmpint(status, ==, SIGSEGV);
+        /* A stop status is no end: nothing the kernel could report after a reap. */
+        g_assert_cmpint(child_event_from_wait_status(0x137f, &status), ==, CHILD_EVENT_VANISHED);
+        g_assert_cmpint(status, ==, -1);
+}
+
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
 
@@ -217,5 +234,6 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/child-state/strings", test_strings);
         g_test_add_func("/child-state/option-names", test_option_names);
 
+        g_test_add_func("/child-state/wait-status", test_wait_status);
         return g_test_run();
 }
