@@ -651,7 +651,7 @@ int child_kill(Child *c, uint64_t timeout_usec) {
 }
 
 int child_send_signal(Child *c, int sig, bool process_group) {
-        if (!child_is_running(c) || !c->child_source)
+        if (!child_is_running(c) || (!c->child_source && c->pidfd < 0))
                 return -ESRCH;
         if (!process_group)
                 return child_signal(c, sig);
