@@ -1152,10 +1152,35 @@ static void test_features(CwFixture *f, gconstpointer data) {
         g_assert_true(g_strv_contains(list, "exit-info"));
 }
 
+/* Without pidfds (valgrind 3.19) the service cannot adopt: AdoptPid answers NotSupported,
+ * watches nothing, and Features lists neither pidfd nor exit-info. With pidfds, Features
+ * lists both. Runs everywhere, so that the valgrind run covers the fallback. */
+static void test_features_and_fallback(CwFixture *f, gconstpointer data) {
+        g_autoptr(GVariant) features = cw_get_property(f->conn, CW_MANAGER_PATH, CW_MANAGER_IFACE, "Features");
+        g_autofree const char **list = g_variant_get_strv(features, NULL);
+
+        if (!cw_under_valgrind()) {
+                g_assert_true(g_strv_contains(list, "pidfd"));
+                g_assert_true(g_strv_contains(list, "exit-info"));
+                return;
+        }
+        g_assert_false(g_strv_contains(list, "pidfd"));
+        g_assert_false(g_strv_contains(list, "exit-info"));
+
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) r = cw_call(f->conn, CW_MANAGER_PATH, CW_MANAGER_IFACE, "AdoptPid",
+                                        g_variant_new_parsed("(%u, @a{sv} {})", (guint32) getpid()), "(ou)",
+                                        &error);
+        g_assert_null(r);
+        cw_assert_dbus_error(error, "org.freedesktop.DBus.Error.NotSupported");
+        g_assert_cmpuint(cw_list_processes_count(f), ==, 0);
+}
+
 int main(int argc, char **argv) {
         cw_test_init(&argc, &argv);
 
 #define ADD(name, fn) g_test_add("/adopt/" name, CwFixture, NULL, cw_fixture_setup, fn, cw_fixture_teardown)
+        ADD("features-and-fallback", test_features_and_fallback);
         ADD("properties", test_properties);
         ADD("properties/options", test_properties_options);
         ADD("pidfd-handle", test_pidfd_handle);
