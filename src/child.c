@@ -380,19 +380,21 @@ int child_spawn(Manager *m, Client *owner, char * const *argv, const SpawnOption
 
 /* Adopted non-children: their pidfd turns readable when they exit and hangs up once
  * their real parent reaped them; only then does PIDFD_GET_INFO tell how they ended. */
-static void child_end_unreaped(Child *c, bool reaped) {
+/* Return: true if the end was announced (and c may be freed), false while it is unreaped. */
+static bool child_end_unreaped(Child *c, bool reaped) {
         int wstatus = 0, status = -1;
         ChildEvent event = CHILD_EVENT_VANISHED;
 
         if (pidfd_get_exit_status(c->pidfd, &wstatus) >= 0)
                 event = child_event_from_wait_status(wstatus, &status);
         else if (!reaped)
-                return;
+                return false;
 
         c->pidfd_source = sd_event_source_disable_unref(c->pidfd_source);
         c->reap_timer = sd_event_source_disable_unref(c->reap_timer);
         c->pidfd = safe_close(c->pidfd);
         child_handle_event(c, event, event == CHILD_EVENT_VANISHED ? -1 : status);
+        return true;
 }
 
 static int child_on_reap_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -401,7 +403,7 @@ static int child_on_reap_timeout(sd_event_source *s, uint64_t usec, void *userda
         (void) usec;
 
         /* Exited, but its parent does not reap it: we cannot learn more. */
-        child_end_unreaped(c, true);
+        (void) child_end_unreaped(c, true);
         return 0;
 }
 
@@ -411,20 +413,19 @@ static int child_on_pidfd(sd_event_source *s, int fd, uint32_t revents, void *us
         (void) fd;
 
         if (revents & (EPOLLHUP | EPOLLERR)) {
-                child_end_unreaped(c, true);
+                (void) child_end_unreaped(c, true);
                 return 0;
         }
 
         /* Exited, a zombie of its parent: wait for the hang-up of the reap, for a while. */
-        child_end_unreaped(c, false);
-        if (!child_is_running(c))
+        if (child_end_unreaped(c, false))
                 return 0;
         (void) sd_event_source_set_io_events(s, 0); /* EPOLLHUP is always reported */
         if (!c->reap_timer) {
                 r = sd_event_add_time_relative(c->manager->event, &c->reap_timer, CLOCK_MONOTONIC,
                                                CHILD_REAP_GRACE_USEC, 10 * 1000, child_on_reap_timeout, c);
                 if (r < 0)
-                        child_end_unreaped(c, true);
+                        (void) child_end_unreaped(c, true);
         }
         return 0;
 }
