@@ -589,3 +589,36 @@ GVariant *cw_one_option(const char *key, GVariant *value) {
         g_variant_builder_add(&b, "{sv}", key, value);
         return g_variant_builder_end(&b);
 }
+
+char cw_proc_state(pid_t pid) {
+        CwProcStat st;
+        return cw_proc_stat(pid, &st) ? st.state : 0;
+}
+
+char *cw_proc_comm(pid_t pid) {
+        char path[64];
+        char *comm = NULL;
+        g_snprintf(path, sizeof(path), "/proc/%d/comm", (int) pid);
+        if (!g_file_get_contents(path, &comm, NULL, NULL))
+                return NULL;
+        return g_strstrip(comm);
+}
+
+char *cw_proc_status_field(const char *file, const char *field) {
+        g_autofree char *contents = NULL;
+        if (!g_file_get_contents(file, &contents, NULL, NULL))
+                return NULL;
+        g_auto(GStrv) lines = g_strsplit(contents, "\n", -1);
+        g_autofree char *prefix = g_strdup_printf("%s:", field);
+        for (char **l = lines; *l; l++)
+                if (g_str_has_prefix(*l, prefix))
+                        return g_strstrip(g_strdup(*l + strlen(prefix)));
+        return NULL;
+}
+
+gboolean cw_proc_ignores_signal(pid_t pid, int sig) {
+        char path[64];
+        g_snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
+        g_autofree char *ign = cw_proc_status_field(path, "SigIgn");
+        return ign && (g_ascii_strtoull(ign, NULL, 16) & (G_GUINT64_CONSTANT(1) << (sig - 1))) != 0;
+}

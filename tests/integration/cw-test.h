@@ -106,6 +106,14 @@ typedef struct CwProcStat {
 } CwProcStat;
 /* Reads /proc/@pid/stat into @ret; FALSE when there is no such process (or it cannot be parsed). */
 gboolean cw_proc_stat(pid_t pid, CwProcStat *ret);
+/* The state letter of @pid, or 0 when there is no such process. */
+char cw_proc_state(pid_t pid);
+/* /proc/PID/comm, stripped; NULL when gone. */
+char *cw_proc_comm(pid_t pid);
+/* The value of a "Name:\tvalue" line of a /proc file such as /proc/PID/status or fdinfo. */
+char *cw_proc_status_field(const char *file, const char *field);
+/* Whether @pid has @sig ignored (SigIgn of /proc/PID/status). */
+gboolean cw_proc_ignores_signal(pid_t pid, int sig);
 /* For cw_wait_until(): the process GINT_TO_POINTER(pid) has ended (gone, or a zombie). */
 gboolean cw_pid_gone(gpointer pid);
 /* For cw_wait_until(): the file at @path exists. */

@@ -31,59 +31,25 @@ static const char *const ignore_term_argv[] = { "sh", "-c", "trap \"\" TERM; whi
 
 /* ---- /proc ---- */
 
-static char proc_state(pid_t pid) {
-        CwProcStat st;
-        return cw_proc_stat(pid, &st) ? st.state : 0;
-}
-
-static char *proc_comm(pid_t pid) {
-        char path[64];
-        char *comm = NULL;
-        g_snprintf(path, sizeof(path), "/proc/%d/comm", (int) pid);
-        if (!g_file_get_contents(path, &comm, NULL, NULL))
-                return NULL;
-        return g_strstrip(comm);
-}
-
-/* A "Name:\tvalue" line of /proc/<pid>/status or /proc/self/fdinfo/<fd>. */
-static char *proc_status_field(const char *file, const char *field) {
-        g_autofree char *contents = NULL;
-        if (!g_file_get_contents(file, &contents, NULL, NULL))
-                return NULL;
-        g_auto(GStrv) lines = g_strsplit(contents, "\n", -1);
-        g_autofree char *prefix = g_strdup_printf("%s:", field);
-        for (char **l = lines; *l; l++)
-                if (g_str_has_prefix(*l, prefix))
-                        return g_strstrip(g_strdup(*l + strlen(prefix)));
-        return NULL;
-}
-
-static gboolean proc_ignores_signal(pid_t pid, int sig) {
-        char path[64];
-        g_snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
-        g_autofree char *ign = proc_status_field(path, "SigIgn");
-        return ign && (g_ascii_strtoull(ign, NULL, 16) & (G_GUINT64_CONSTANT(1) << (sig - 1))) != 0;
-}
-
 static gboolean pid_is_zombie(gpointer p) {
-        return proc_state(GPOINTER_TO_INT(p)) == 'Z';
+        return cw_proc_state(GPOINTER_TO_INT(p)) == 'Z';
 }
 
 static gboolean pid_stopped(gpointer p) {
-        return proc_state(GPOINTER_TO_INT(p)) == 'T';
+        return cw_proc_state(GPOINTER_TO_INT(p)) == 'T';
 }
 
 static gboolean pid_not_stopped(gpointer p) {
-        char s = proc_state(GPOINTER_TO_INT(p));
+        char s = cw_proc_state(GPOINTER_TO_INT(p));
         return s != 0 && s != 'T';
 }
 
 static gboolean pid_ignores_term(gpointer p) {
-        return proc_ignores_signal(GPOINTER_TO_INT(p), SIGTERM);
+        return cw_proc_ignores_signal(GPOINTER_TO_INT(p), SIGTERM);
 }
 
 static gboolean pid_runs_sleep(gpointer p) {
-        g_autofree char *comm = proc_comm(GPOINTER_TO_INT(p));
+        g_autofree char *comm = cw_proc_comm(GPOINTER_TO_INT(p));
         return g_strcmp0(comm, "sleep") == 0;
 }
 
@@ -146,7 +112,7 @@ static gboolean local_try_reap(gpointer data) {
 static void local_wait_reaped(Local *l, guint timeout_ms) {
         if (!cw_wait_until(local_try_reap, l, cw_timeout_ms(timeout_ms)))
                 g_error("process %d did not end within %u ms (state %c)", l->pid, cw_timeout_ms(timeout_ms),
-                        proc_state(l->pid));
+                        cw_proc_state(l->pid));
 }
 
 /* Kills it if need be and reaps it; removes the child watch. */
@@ -386,7 +352,7 @@ static void assert_running_quietly(CwFixture *f, const char *path, pid_t pid) {
         g_assert_cmpstr(state, ==, "running");
         g_assert_cmpuint(cw_count_events(f, path, NULL), ==, 0);
         g_assert_true(cw_pid_exists(pid));
-        g_assert_cmpint(proc_state(pid), !=, 'Z');
+        g_assert_cmpint(cw_proc_state(pid), !=, 'Z');
 }
 
 typedef struct ObjectQuery {
@@ -624,7 +590,7 @@ static void test_zombie(CwFixture *f, gconstpointer data) {
         assert_adopt_fd_fails(f->conn, fd, NULL, CW_ERROR("NoSuchProcess"));
         g_assert_cmpuint(cw_list_processes_count(f), ==, 0);
         /* Still our zombie: the service did not reap it (it cannot, nor should it). */
-        g_assert_cmpint(proc_state(l.pid), ==, 'Z');
+        g_assert_cmpint(cw_proc_state(l.pid), ==, 'Z');
         local_wait_reaped(&l, 5000);
         g_assert_true(WIFEXITED(l.wait_status));
         g_assert_cmpint(WEXITSTATUS(l.wait_status), ==, 3);
@@ -851,7 +817,7 @@ static void test_vanished(CwFixture *f, gconstpointer data) {
         if (elapsed < 950 * 1000)
                 g_error("vanished after %" G_GINT64_FORMAT " us, before the 1 s grace", elapsed);
         /* Not reaped by anyone meanwhile. */
-        g_assert_cmpint(proc_state(l.pid), ==, 'Z');
+        g_assert_cmpint(cw_proc_state(l.pid), ==, 'Z');
         g_autofree char *state = cw_get_state(f, path);
         g_assert_cmpstr(state, ==, "vanished");
         g_assert_cmpint(cw_get_i32(f->conn, path, CW_PROCESS_IFACE, "ExitStatus"), ==, -1);
@@ -1042,7 +1008,7 @@ static void test_get_pidfd(CwFixture *f, gconstpointer data) {
 
         char fdinfo[64];
         g_snprintf(fdinfo, sizeof(fdinfo), "/proc/self/fdinfo/%d", fd);
-        g_autofree char *fd_pid = proc_status_field(fdinfo, "Pid");
+        g_autofree char *fd_pid = cw_proc_status_field(fdinfo, "Pid");
         g_assert_nonnull(fd_pid);
         g_assert_cmpint(g_ascii_strtoll(fd_pid, NULL, 10), ==, l.pid);
 
@@ -1074,7 +1040,7 @@ static void test_release_running(CwFixture *f, gconstpointer data) {
         cw_spin(300);
         g_assert_false(l.reaped);
         g_assert_cmpint(kill(l.pid, 0), ==, 0);
-        g_assert_cmpint(proc_state(l.pid), !=, 'Z');
+        g_assert_cmpint(cw_proc_state(l.pid), !=, 'Z');
 
         g_assert_cmpint(kill(l.pid, SIGTERM), ==, 0);
         local_wait_reaped(&l, 5000);

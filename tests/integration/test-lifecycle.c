@@ -32,41 +32,6 @@ static const char *const true_argv[] = { "true", NULL };
 
 /* ---- /proc ---- */
 
-/* The process state letter, or 0 when there is no such process. */
-static char proc_state(pid_t pid) {
-        CwProcStat st;
-        return cw_proc_stat(pid, &st) ? st.state : 0;
-}
-
-static char *proc_comm(pid_t pid) {
-        char path[64];
-        char *comm = NULL;
-        g_snprintf(path, sizeof(path), "/proc/%d/comm", (int) pid);
-        if (!g_file_get_contents(path, &comm, NULL, NULL))
-                return NULL;
-        return g_strstrip(comm);
-}
-
-/* A "Name:\tvalue" line of /proc/<pid>/status (or of any such file). */
-static char *proc_status_field(const char *file, const char *field) {
-        g_autofree char *contents = NULL;
-        if (!g_file_get_contents(file, &contents, NULL, NULL))
-                return NULL;
-        g_auto(GStrv) lines = g_strsplit(contents, "\n", -1);
-        g_autofree char *prefix = g_strdup_printf("%s:", field);
-        for (char **l = lines; *l; l++)
-                if (g_str_has_prefix(*l, prefix))
-                        return g_strstrip(g_strdup(*l + strlen(prefix)));
-        return NULL;
-}
-
-static gboolean proc_ignores_signal(pid_t pid, int sig) {
-        char path[64];
-        g_snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
-        g_autofree char *ign = proc_status_field(path, "SigIgn");
-        return ign && (g_ascii_strtoull(ign, NULL, 16) & (G_GUINT64_CONSTANT(1) << (sig - 1))) != 0;
-}
-
 /* The first child of @parent found in /proc, or 0. */
 static pid_t proc_find_child(pid_t parent) {
         g_autoptr(GDir) dir = g_dir_open("/proc", 0, NULL);
@@ -87,18 +52,18 @@ static gboolean pid_reaped(gpointer p) {
 }
 
 static gboolean pid_stopped(gpointer p) {
-        return proc_state(GPOINTER_TO_INT(p)) == 'T';
+        return cw_proc_state(GPOINTER_TO_INT(p)) == 'T';
 }
 
 static gboolean pid_not_stopped(gpointer p) {
-        char s = proc_state(GPOINTER_TO_INT(p));
+        char s = cw_proc_state(GPOINTER_TO_INT(p));
         return s != 0 && s != 'T';
 }
 
 static gboolean pid_ignores_term_after_exec(gpointer p) {
         pid_t pid = GPOINTER_TO_INT(p);
-        g_autofree char *comm = proc_comm(pid);
-        return g_strcmp0(comm, "sleep") == 0 && proc_ignores_signal(pid, SIGTERM);
+        g_autofree char *comm = cw_proc_comm(pid);
+        return g_strcmp0(comm, "sleep") == 0 && cw_proc_ignores_signal(pid, SIGTERM);
 }
 
 /* Found the child of p[0] (into p[1]) once it has exec'd sleep. */
@@ -107,7 +72,7 @@ static gboolean sleeping_grandchild(gpointer data) {
         p[1] = proc_find_child(p[0]);
         if (p[1] <= 0)
                 return FALSE;
-        g_autofree char *comm = proc_comm(p[1]);
+        g_autofree char *comm = cw_proc_comm(p[1]);
         return g_strcmp0(comm, "sleep") == 0;
 }
 
@@ -408,7 +373,7 @@ static void test_stop_continue(CwFixture *f, gconstpointer data) {
         cw_send_signal(f->conn, path, SIGSTOP, FALSE, &error);
         g_assert_no_error(error);
         g_assert_cmpint(cw_wait_for_event(f, path, "stopped", 5000), ==, SIGSTOP);
-        g_assert_cmpint(proc_state(pid), ==, 'T');
+        g_assert_cmpint(cw_proc_state(pid), ==, 'T');
         g_autofree char *state1 = cw_get_state(f, path);
         g_assert_cmpstr(state1, ==, "stopped");
         g_assert_cmpint(cw_get_i32(f->conn, path, CW_PROCESS_IFACE, "ExitStatus"), ==, SIGSTOP);
@@ -741,7 +706,7 @@ static void test_release_running(CwFixture *f, gconstpointer data) {
 
         g_assert_cmpint(kill(pid, SIGKILL), ==, 0);
         if (!cw_wait_until(pid_reaped, GINT_TO_POINTER(pid), cw_timeout_ms(5000)))
-                g_error("released process %u was not reaped (state %c)", pid, proc_state(pid));
+                g_error("released process %u was not reaped (state %c)", pid, cw_proc_state(pid));
         cw_spin(200);
         assert_service_still_running(f, service);
         ping(f->conn);
@@ -761,7 +726,7 @@ static void test_release_kill_on_release(CwFixture *f, gconstpointer data) {
         cw_release(f->conn, path);
         assert_object_gone(f, path);
         if (!cw_wait_until(pid_reaped, GINT_TO_POINTER(pid), cw_timeout_ms(5000)))
-                g_error("process %u was not killed and reaped (state %c)", pid, proc_state(pid));
+                g_error("process %u was not killed and reaped (state %c)", pid, cw_proc_state(pid));
         cw_spin(200);
         assert_service_still_running(f, service);
         ping(f->conn);
@@ -849,7 +814,7 @@ static void test_pidfd(CwFixture *f, gconstpointer data) {
 
         char fdinfo[64];
         g_snprintf(fdinfo, sizeof(fdinfo), "/proc/self/fdinfo/%d", fd);
-        g_autofree char *fd_pid = proc_status_field(fdinfo, "Pid");
+        g_autofree char *fd_pid = cw_proc_status_field(fdinfo, "Pid");
         g_assert_nonnull(fd_pid);
         g_assert_cmpint(g_ascii_strtoll(fd_pid, NULL, 10), ==, pid);
 
@@ -1098,7 +1063,7 @@ static void test_idle_released_running(CwFixture *f, gconstpointer data) {
 
         g_assert_cmpint(kill((pid_t) pid, SIGKILL), ==, 0);
         if (!cw_wait_until(pid_reaped, GINT_TO_POINTER(pid), cw_timeout_ms(5000)))
-                g_error("released process %u was not reaped (state %c)", pid, proc_state(pid));
+                g_error("released process %u was not reaped (state %c)", pid, cw_proc_state(pid));
         assert_service_exits_cleanly(f, service, 5000);
 }
 
