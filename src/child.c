@@ -699,6 +699,11 @@ void child_release(Child *c) {
         manager_check_idle(m);
 }
 
+void child_kill_on_shutdown(Child *c) {
+        if (c->kill_on_release && !c->child_source && c->pidfd >= 0 && child_is_running(c))
+                (void) pidfd_send_signal(c->pidfd, SIGKILL, NULL, 0);
+}
+
 void child_owner_left(Child *c) {
         c->owner = NULL;
         c->owner_prev = c->owner_next = NULL;

@@ -122,5 +122,8 @@ int child_kill(Child *c, uint64_t timeout_usec);
 int child_send_signal(Child *c, int sig, bool process_group);
 /* The object goes away now; a running process is killed first if kill-on-release. */
 void child_release(Child *c);
+/* At shutdown: SIGKILL an adopted non-child with kill-on-release (the child source does it
+ * for our own children when it is freed; non-children have none). */
+void child_kill_on_shutdown(Child *c);
 /* The owning client left the bus. */
 void child_owner_left(Child *c);

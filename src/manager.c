@@ -475,12 +475,14 @@ Manager *manager_free(Manager *m) {
                 HASHMAP_FOREACH(c, &m->children_by_id, i) {
                         break;
                 }
+                child_kill_on_shutdown(c);
                 child_free(c);
         }
         while (hashmap_size(&m->children_by_pid) > 0) {
                 HASHMAP_FOREACH(c, &m->children_by_pid, i) {
                         break;
                 }
+                child_kill_on_shutdown(c);
                 child_free(c);
         }
         while (hashmap_size(&m->clients) > 0) {

@@ -1071,6 +1071,29 @@ static void test_release_kill_on_release(CwFixture *f, gconstpointer data) {
         local_cleanup(&l);
 }
 
+static void test_shutdown_kill_on_release(CwFixture *f, gconstpointer data) {
+        /* When the service stops (SIGTERM), it SIGKILLs adopted kill-on-release processes
+         * and leaves the others running; it still exits with 0. */
+        Local killed, kept;
+
+        if (skip_without_pidfds())
+                return;
+        local_start(&killed, ignore_term_argv, TRUE);
+        local_start(&kept, ignore_term_argv, TRUE);
+        g_autofree char *p1 = adopt_pid(f, killed.pid, g_variant_new_parsed("{'kill-on-release': <true>}"));
+        g_autofree char *p2 = adopt_pid(f, kept.pid, NULL);
+        (void) p1;
+        (void) p2;
+
+        g_assert_cmpint(kill(cw_service_pid(f), SIGTERM), ==, 0);
+        local_wait_reaped(&killed, 5000);
+        assert_local_killed_by(&killed, SIGKILL);
+        g_assert_true(cw_pid_exists(kept.pid));
+        g_assert_cmpint(cw_proc_state(kept.pid), !=, 'Z');
+        local_cleanup(&killed);
+        local_cleanup(&kept);
+}
+
 /* ---- 5. watch-bus ---- */
 
 static void test_watch_bus(CwFixture *f, gconstpointer data) {
@@ -1210,6 +1233,7 @@ int main(int argc, char **argv) {
         ADD("get-pidfd", test_get_pidfd);
         ADD("release/running", test_release_running);
         ADD("release/kill-on-release", test_release_kill_on_release);
+        ADD("shutdown/kill-on-release", test_shutdown_kill_on_release);
 
         ADD("watch-bus", test_watch_bus);
         ADD("watch-bus/escalates", test_watch_bus_escalates);
