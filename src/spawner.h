@@ -10,6 +10,13 @@
  * the service (it gets SIGCHLD and reaps it) but is created from a tiny fd
  * table. Requests travel through a shared mapping (argv, environment) and a
  * SOCK_SEQPACKET socket (the descriptors), so nothing is copied twice.
+ *
+ * A request that names a cgroup starts the program in it from the first
+ * instruction (clone3() with CLONE_INTO_CGROUP), so not even a fork that
+ * the program makes right away can escape it. That path forks the helper
+ * (without CLONE_VM, which clone3() cannot give a C function safely); the
+ * helper is small, so the copy is cheap, but the common path without a
+ * cgroup stays the CLONE_VM one.
  */
 
 #include <stdbool.h>
@@ -39,9 +46,18 @@ typedef struct SpawnRequest {
         char * const *envp;
         const char *cwd;
         bool new_session;
+        /* setpgid(0, 0) in the child: it leads a process group of its own (a failure is
+         * SPAWN_STAGE_SESSION). Implied by @new_session, which makes it lead its group too. */
+        bool new_process_group;
         unsigned n_fds;         /* stdin, stdout and stderr first, then further ones */
         const int *fds;         /* borrowed; -1 in the first three for /dev/null */
         const unsigned *targets;
+        /* Start the child in the cgroup @cgroup_fd (a cgroup2 directory, borrowed; read only
+         * when @into_cgroup). Needs clone3() (see spawner_probe_clone3()): without it the
+         * spawn fails with SPAWN_STAGE_CLONE and ENOSYS, and the kernel's refusal (EBUSY for
+         * a cgroup with controllers in cgroup.subtree_control, EACCES, ...) comes the same way. */
+        bool into_cgroup;
+        int cgroup_fd;
 } SpawnRequest;
 
 typedef struct Spawner Spawner;
@@ -70,3 +86,11 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Spawner *, spawner_free);
 int spawner_spawn(Spawner *s, const SpawnRequest *req, pid_t *ret_pid, SpawnFailure *ret_failure);
 
 pid_t spawner_helper_pid(Spawner *s);
+
+/**
+ * spawner_probe_clone3() - whether requests with @into_cgroup can work at all.
+ *
+ * Return: 0 when the kernel has clone3(); -ENOSYS when it has not (before Linux 5.3) or when
+ * something in between does not pass it on (valgrind 3.19, some seccomp filters).
+ */
+int spawner_probe_clone3(void);

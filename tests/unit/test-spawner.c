@@ -391,6 +391,97 @@ static void test_helper_restart_unnoticed(Fixture *f, gconstpointer data) {
         g_assert_cmpint(waitid(P_PID, (id_t) old, &(siginfo_t) {}, WEXITED | WNOHANG), <, 0);
 }
 
+/* Spawns `sleep 30` with @new_session and @new_process_group; returns its pid. */
+static pid_t spawn_sleep(Fixture *f, bool new_session, bool new_process_group) {
+        char *argv[] = { "/bin/sleep", "30", NULL };
+        const int fds[3] = { -1, -1, -1 };
+        const unsigned targets[3] = { 0, 1, 2 };
+        SpawnRequest req = {
+                .program = argv[0],
+                .argv = argv,
+                .envp = default_envp,
+                .cwd = "/",
+                .new_session = new_session,
+                .new_process_group = new_process_group,
+                .n_fds = 3,
+                .fds = fds,
+                .targets = targets,
+        };
+        SpawnFailure failure = {};
+        pid_t pid = 0;
+
+        g_assert_cmpint(spawner_spawn(f->spawner, &req, &pid, &failure), ==, 0);
+        g_assert_cmpint(pid, >, 0);
+        return pid;
+}
+
+static void kill_and_reap(pid_t pid) {
+        g_assert_cmpint(kill(pid, SIGKILL), ==, 0);
+        siginfo_t si = reap(pid);
+        g_assert_cmpint(si.si_code, ==, CLD_KILLED);
+}
+
+static void test_process_group(Fixture *f, gconstpointer data) {
+        pid_t pid;
+
+        /* The spawn returns after execve(), so the setpgid()/setsid() before it took effect. */
+        pid = spawn_sleep(f, false, true);
+        g_assert_cmpint(getpgid(pid), ==, pid);
+        g_assert_cmpint(getsid(pid), ==, getsid(0));
+        kill_and_reap(pid);
+
+        pid = spawn_sleep(f, false, false);
+        g_assert_cmpint(getpgid(pid), ==, getpgrp());
+        kill_and_reap(pid);
+
+        /* new_session makes it lead its group anyway; new_process_group is ignored then. */
+        pid = spawn_sleep(f, true, true);
+        g_assert_cmpint(getsid(pid), ==, pid);
+        g_assert_cmpint(getpgid(pid), ==, pid);
+        kill_and_reap(pid);
+}
+
+static void test_cgroup_refused(Fixture *f, gconstpointer data) {
+        /* A request into a cgroup goes through clone3(): without it (valgrind) the request fails
+         * cleanly, otherwise the kernel refuses a descriptor that is no cgroup. The cgroups
+         * themselves are tested in test-cgroup-tree. */
+        char *argv[] = { "/bin/true", NULL };
+        const int fds[3] = { -1, -1, -1 };
+        const unsigned targets[3] = { 0, 1, 2 };
+        int not_cgroup = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        g_assert_cmpint(not_cgroup, >=, 0);
+        SpawnRequest req = {
+                .program = argv[0],
+                .argv = argv,
+                .envp = default_envp,
+                .cwd = "/",
+                .n_fds = 3,
+                .fds = fds,
+                .targets = targets,
+                .into_cgroup = true,
+                .cgroup_fd = not_cgroup,
+        };
+        SpawnFailure failure = {};
+        pid_t pid = -42;
+        int probe = spawner_probe_clone3();
+
+        g_assert_true(probe == 0 || probe == -ENOSYS);
+        g_assert_cmpint(spawner_spawn(f->spawner, &req, &pid, &failure), ==, 1);
+        g_assert_cmpint(failure.stage, ==, SPAWN_STAGE_CLONE);
+        g_assert_cmpint(failure.error, ==, probe == -ENOSYS ? ENOSYS : EBADF);
+        g_assert_cmpint(pid, ==, -42);
+        close(not_cgroup);
+
+        /* No descriptor at all is caught before the helper sees it. */
+        req.cgroup_fd = -1;
+        g_assert_cmpint(spawner_spawn(f->spawner, &req, &pid, &failure), ==, -EBADF);
+
+        /* The helper goes on serving the usual path. */
+        req.into_cgroup = false;
+        g_assert_cmpint(spawner_spawn(f->spawner, &req, &pid, &failure), ==, 0);
+        assert_exited(pid, 0);
+}
+
 int main(int argc, char *argv[]) {
         sigset_t mask;
 
@@ -407,6 +498,10 @@ int main(int argc, char *argv[]) {
         g_test_add("/spawner/cwd", Fixture, NULL, fixture_setup, test_cwd, fixture_teardown);
         g_test_add("/spawner/fd-mapping", Fixture, NULL, fixture_setup, test_fd_mapping, fixture_teardown);
         g_test_add_func("/spawner/exact-fds", test_exact_fds);
+        g_test_add("/spawner/process-group", Fixture, NULL, fixture_setup, test_process_group,
+                   fixture_teardown);
+        g_test_add("/spawner/cgroup-refused", Fixture, NULL, fixture_setup, test_cgroup_refused,
+                   fixture_teardown);
         g_test_add("/spawner/helper-restart", Fixture, NULL, fixture_setup, test_helper_restart, fixture_teardown);
         g_test_add("/spawner/helper-restart-unnoticed", Fixture, NULL, fixture_setup,
                    test_helper_restart_unnoticed, fixture_teardown);
