@@ -181,11 +181,27 @@ static int method_list_processes(sd_bus_message *m, void *userdata, sd_bus_error
 static int property_get_features(sd_bus *bus, const char *path, const char *interface, const char *property,
                                  sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
-        if (!m->use_pidfd)
-                return sd_bus_message_append(reply, "as", 0);
-        if (m->has_exit_info)
-                return sd_bus_message_append(reply, "as", 2, "pidfd", "exit-info");
-        return sd_bus_message_append(reply, "as", 1, "pidfd");
+        const char *features[8];
+        size_t n = 0;
+        int r;
+
+        if (m->use_pidfd)
+                features[n++] = "pidfd";
+        if (m->use_pidfd && m->has_exit_info)
+                features[n++] = "exit-info";
+        if (m->subreaper)
+                features[n++] = "subreaper";
+        features[n++] = m->tree_mode == TREE_MODE_CGROUP ? "tree-cgroup" : "tree-process-group";
+
+        r = sd_bus_message_open_container(reply, 'a', "s");
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                r = sd_bus_message_append_basic(reply, 's', features[i]);
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_close_container(reply);
 }
 
 static int property_get_version(sd_bus *bus, const char *path, const char *interface, const char *property,

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,11 +54,46 @@ static int property_get_flag(sd_bus *bus, const char *path, const char *interfac
         /* C bool is one byte, D-Bus 'b' is four: no offsetof() getters for these. */
         if (strcmp(property, "Adopted") == 0)
                 b = c->adopted;
+        else if (strcmp(property, "Tree") == 0)
+                b = c->tree;
+        else if (strcmp(property, "TreeRunning") == 0)
+                b = c->tree_running;
         else if (strcmp(property, "WatchBus") == 0)
                 b = c->watch_bus;
         else
                 b = c->kill_on_release;
         return sd_bus_message_append_basic(reply, 'b', &b);
+}
+
+static int property_get_parent(sd_bus *bus, const char *path, const char *interface, const char *property,
+                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Child *c = userdata;
+        char buf[CHILD_PATH_MAX];
+
+        if (c->parent_id == 0)
+                return sd_bus_message_append_basic(reply, 'o', "/");
+        (void) snprintf(buf, sizeof(buf), CHILD_PATH_PREFIX "/%" PRIu64, c->parent_id);
+        return sd_bus_message_append_basic(reply, 'o', buf);
+}
+
+static int property_get_descendants(sd_bus *bus, const char *path, const char *interface,
+                                    const char *property, sd_bus_message *reply, void *userdata,
+                                    sd_bus_error *error) {
+        Child *c = userdata;
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "o");
+        if (r < 0)
+                return r;
+        for (Child *d = c->descendants; d; d = d->sibling_next) {
+                char buf[CHILD_PATH_MAX];
+                if (!d->has_object)
+                        continue;
+                r = sd_bus_message_append_basic(reply, 'o', child_object_path(d, buf));
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_close_container(reply);
 }
 
 /* Only the owner's uid, or root, may change a process's fate. */
@@ -97,8 +133,13 @@ static int method_send_signal(sd_bus_message *m, void *userdata, sd_bus_error *e
                 return r;
 
         r = child_send_signal(c, sig, process_group);
-        if (r == -ESRCH)
+        if (r == -ESRCH) {
+                if (c->tree || (process_group && c->leads_group))
+                        return sd_bus_error_setf(error, CW_ERROR_NOT_RUNNING,
+                                                 "Nothing of process %" PRIu64 "'s %s runs any more.", c->id,
+                                                 c->tree ? "tree" : "process group");
                 return not_running(c, error);
+        }
         if (r == -ENOTTY)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                          "Process %" PRIu64 " does not lead a process group "
@@ -120,10 +161,10 @@ static int method_kill(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         if (r < 0)
                 return r;
 
-        if (!child_is_running(c))
+        if (!child_is_alive(c))
                 return bus_process_reply_end(c, m);
 
-        r = child_add_waiter(c, m);
+        r = child_add_kill_waiter(c, m);
         if (r == -EUSERS)
                 return sd_bus_error_setf(error, CW_ERROR_LIMIT_EXCEEDED,
                                          "Too many calls are waiting for process %" PRIu64 ".", c->id);
@@ -195,6 +236,19 @@ static const sd_bus_vtable process_vtable[] = {
         SD_BUS_PROPERTY("ExitTimestamp", "t", NULL, offsetof(Child, exit_usec), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("WatchBus", "b", property_get_flag, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("KillOnRelease", "b", property_get_flag, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Parent", "o", property_get_parent, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Descendants", "ao", property_get_descendants, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Tree", "b", property_get_flag, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("TreeRunning", "b", property_get_flag, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("UserTimeUSec", "t", NULL, offsetof(Child, user_usec), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("SystemTimeUSec", "t", NULL, offsetof(Child, system_usec),
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("TreeUserTimeUSec", "t", NULL, offsetof(Child, tree_user_usec),
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("TreeSystemTimeUSec", "t", NULL, offsetof(Child, tree_system_usec),
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("TreeMemoryPeak", "t", NULL, offsetof(Child, tree_memory_peak),
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_SIGNAL_WITH_ARGS("StateChanged", SD_BUS_ARGS("s", event, "i", status), 0),
         SD_BUS_METHOD_WITH_ARGS("SendSignal", SD_BUS_ARGS("i", signal, "b", process_group), SD_BUS_NO_RESULT,
                                 method_send_signal, SD_BUS_VTABLE_UNPRIVILEGED),
@@ -277,7 +331,25 @@ void bus_process_emit_state_changed(Child *c, ChildEvent event, int status) {
 void bus_process_emit_properties_changed(Child *c) {
         char buf[CHILD_PATH_MAX];
         int r = sd_bus_emit_properties_changed(c->manager->bus, child_object_path(c, buf), CW_PROCESS_INTERFACE,
-                                               "State", "ExitStatus", "ExitTimestamp", NULL);
+                                               "State", "ExitStatus", "ExitTimestamp", "UserTimeUSec",
+                                               "SystemTimeUSec", NULL);
+        if (r < 0)
+                log_warning("Cannot send PropertiesChanged for %s: %s", buf, strerror(-r));
+}
+
+void bus_process_emit_changed(Child *c, const char *property) {
+        char buf[CHILD_PATH_MAX];
+        int r = sd_bus_emit_properties_changed(c->manager->bus, child_object_path(c, buf), CW_PROCESS_INTERFACE,
+                                               property, NULL);
+        if (r < 0)
+                log_warning("Cannot send PropertiesChanged for %s: %s", buf, strerror(-r));
+}
+
+void bus_process_emit_tree_changed(Child *c) {
+        char buf[CHILD_PATH_MAX];
+        int r = sd_bus_emit_properties_changed(c->manager->bus, child_object_path(c, buf), CW_PROCESS_INTERFACE,
+                                               "TreeRunning", "TreeUserTimeUSec", "TreeSystemTimeUSec",
+                                               "TreeMemoryPeak", NULL);
         if (r < 0)
                 log_warning("Cannot send PropertiesChanged for %s: %s", buf, strerror(-r));
 }

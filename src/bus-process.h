@@ -14,7 +14,12 @@ int bus_process_register(Manager *m);
 
 void bus_process_emit_added(Child *c);
 void bus_process_emit_removed(Child *c);
+/* State, ExitStatus, ExitTimestamp and the CPU times, after a state change. */
 void bus_process_emit_properties_changed(Child *c);
+/* One property. */
+void bus_process_emit_changed(Child *c, const char *property);
+/* TreeRunning and the tree's resource use, when the tree has emptied. */
+void bus_process_emit_tree_changed(Child *c);
 void bus_process_emit_state_changed(Child *c, ChildEvent event, int status);
 /* Sends the (State, ExitStatus) reply that Wait and Kill give. */
 int bus_process_reply_end(Child *c, sd_bus_message *m);

@@ -17,7 +17,11 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/epoll.h>
+#include <sys/inotify.h>
 #include <sys/pidfd.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -31,12 +35,12 @@
 #include "util/log.h"
 #include "util/missing.h"
 #include "util/pidfd-info.h"
+#include "util/proc-stat.h"
 #include "util/strv.h"
+#include "util/time-util.h"
 
-static uint64_t now_usec(clockid_t clock) {
-        struct timespec ts;
-        (void) clock_gettime(clock, &ts);
-        return (uint64_t) ts.tv_sec * UINT64_C(1000000) + (uint64_t) ts.tv_nsec / 1000;
+static uint64_t timeval_usec(const struct timeval *tv) {
+        return (uint64_t) tv->tv_sec * UINT64_C(1000000) + (uint64_t) tv->tv_usec;
 }
 
 const char *child_object_path(const Child *c, char *buf) {
@@ -93,32 +97,97 @@ static char **strv_copy_compact(char * const *l) {
         return copy;
 }
 
+static void child_unlink_parent(Child *c) {
+        Child *p = c->parent;
+
+        if (!p)
+                return;
+        if (c->sibling_prev)
+                c->sibling_prev->sibling_next = c->sibling_next;
+        else
+                p->descendants = c->sibling_next;
+        if (c->sibling_next)
+                c->sibling_next->sibling_prev = c->sibling_prev;
+        c->parent = c->sibling_prev = c->sibling_next = NULL;
+}
+
+static void child_link_parent(Child *c, Child *p) {
+        c->parent = p;
+        c->parent_id = p->id;
+        c->sibling_prev = NULL;
+        c->sibling_next = p->descendants;
+        if (p->descendants)
+                p->descendants->sibling_prev = c;
+        p->descendants = c;
+}
+
+/* The tree holds no process any more, or is given up: what it held goes. */
+static void child_drop_tree(Child *c) {
+        Manager *m = c->manager;
+
+        if (c->tree_running) {
+                c->tree_running = false;
+                if (m)
+                        m->n_live_trees--;
+        }
+        if (c->group_polled) {
+                c->group_polled = false;
+                if (m)
+                        manager_group_poll_unref(m);
+        }
+        c->tree_source = sd_event_source_disable_unref(c->tree_source);
+        c->cgroup_fd = safe_close(c->cgroup_fd);
+        if (c->tree_id > 0 && m) {
+                if (hashmap_get(&m->trees, &c->tree_id) == c)
+                        (void) hashmap_remove(&m->trees, &c->tree_id);
+                if (m->cgroup_root) {
+                        int r = cgroup_tree_remove(m->cgroup_root, c->tree_id);
+                        if (r < 0 && r != -ENOENT)
+                                log_debug("Cannot remove the cgroup of tree %" PRIu64 ": %s", c->tree_id,
+                                          strerror(-r));
+                }
+        }
+        c->tree_id = 0;
+}
+
 Child *child_free(Child *c) {
         if (!c)
                 return NULL;
 
         if (c->manager) {
-                manager_unqueue_ended(c->manager, c);
+                Manager *m = c->manager;
+                manager_unqueue_ended(m, c);
                 if (c->has_object)
-                        manager_remove_object(c->manager, c);
+                        manager_remove_object(m, c);
                 if (child_is_running(c) && c->pid > 0)
-                        manager_child_ended(c->manager, c);
+                        manager_child_ended(m, c);
+                if (c->leads_group && hashmap_get(&m->leaders, &c->pid_key) == c)
+                        (void) hashmap_remove(&m->leaders, &c->pid_key);
         }
         if (c->owner)
                 client_remove_child(c->owner, c);
+        child_unlink_parent(c);
+        while (c->descendants)
+                child_unlink_parent(c->descendants);
 
         sd_event_source_disable_unref(c->kill_timer);
         sd_event_source_disable_unref(c->linger_timer);
         sd_event_source_disable_unref(c->reap_timer);
         sd_event_source_disable_unref(c->pidfd_source);
         safe_close(c->pidfd);
+        safe_close(c->group_pidfd);
         /* If the source owns the process (kill-on-release) this kills and reaps it;
          * otherwise it only closes the pidfd and the process runs on. */
         sd_event_source_unref(c->child_source);
+        /* After that reap, so that an emptied cgroup can go. */
+        child_drop_tree(c);
 
         for (unsigned i = 0; i < c->n_waiters; i++)
                 sd_bus_message_unref(c->waiters[i]);
         free(c->waiters);
+        for (unsigned i = 0; i < c->n_tree_waiters; i++)
+                sd_bus_message_unref(c->tree_waiters[i]);
+        free(c->tree_waiters);
         free(c->argv);
         free(c->description);
         free(c->owner_name);
@@ -165,8 +234,106 @@ static void child_reply_waiters(Child *c) {
         c->n_waiters = 0;
 }
 
-void child_handle_event(Child *c, ChildEvent event, int status) {
+static void child_reply_tree_waiters(Child *c) {
+        for (unsigned i = 0; i < c->n_tree_waiters; i++) {
+                int r = bus_process_reply_end(c, c->tree_waiters[i]);
+                if (r < 0)
+                        log_debug("Cannot answer a Kill of tree %" PRIu64 ": %s", c->id, strerror(-r));
+                c->tree_waiters[i] = sd_bus_message_unref(c->tree_waiters[i]);
+        }
+        free(c->tree_waiters);
+        c->tree_waiters = NULL;
+        c->n_tree_waiters = 0;
+}
+
+/* What happens to an ended process once nothing of it (and of its tree) runs any more. */
+static void child_settle(Child *c) {
         Manager *m = c->manager; /* c may be freed below */
+
+        if (child_is_alive(c))
+                return;
+        c->kill_timer = sd_event_source_disable_unref(c->kill_timer);
+        child_reply_tree_waiters(c);
+        if (c->release_pending)
+                child_release(c); /* frees it */
+        else if (!c->has_object)
+                child_free(c); /* released while running: nobody can ask about it any more */
+        else if (!c->owner)
+                child_start_linger(c);
+        manager_check_idle(m);
+}
+
+static void child_tree_emptied(Child *c) {
+        if (c->cgroup_fd >= 0) {
+                CgroupTreeStats st = {};
+                int r = cgroup_tree_read_stats(c->cgroup_fd, &st);
+                if (r < 0)
+                        log_debug("Cannot read the resource use of tree %" PRIu64 ": %s", c->id, strerror(-r));
+                c->tree_user_usec = st.user_usec;
+                c->tree_system_usec = st.system_usec;
+                c->tree_memory_peak = st.memory_peak;
+        }
+        child_drop_tree(c);
+        if (c->has_object)
+                bus_process_emit_tree_changed(c);
+        child_settle(c);
+}
+
+/* Whether any descendant that re-parented to us still runs. */
+static bool child_has_running_descendants(Child *c) {
+        for (Child *d = c->descendants; d; d = d->sibling_next)
+                if (child_is_running(d))
+                        return true;
+        return false;
+}
+
+/* Sends @sig to the process group @c leads. The group outlives its leader: the pidfd still
+ * names it after the reap, and cannot hit a group that took the number over meanwhile. */
+static int child_signal_group(Child *c, int sig) {
+        if (c->group_pidfd >= 0) {
+                if (pidfd_send_signal(c->group_pidfd, sig, NULL, PIDFD_SIGNAL_PROCESS_GROUP) >= 0)
+                        return 0;
+                if (errno != EINVAL && errno != ENOSYS)
+                        return -errno;
+                /* Linux before 6.9 knows no PIDFD_SIGNAL_PROCESS_GROUP. */
+        }
+        /* By number, the fallback of old kernels and of valgrind (no pidfds): safe while the
+         * leader is unreaped; after that the number stays reserved only while members live. */
+        return killpg(c->pid, sig) < 0 ? -errno : 0;
+}
+
+void child_check_tree(Child *c) {
+        if (!c->tree_running || child_is_running(c))
+                return;
+        if (c->cgroup_fd >= 0) {
+                int r = cgroup_tree_is_populated(c->cgroup_fd);
+                if (r > 0)
+                        return;
+                if (r < 0)
+                        log_debug("Cannot tell whether tree %" PRIu64 " is empty, taking it as empty: %s", c->id,
+                                  strerror(-r));
+                /* A cgroup counts no exited process, but the orphans among them are our
+                 * zombies until reaped. SIGCHLD coalesces, so it may not name them all: once,
+                 * when the tree first looks empty, list our children (O(children), once per
+                 * tree) and take them over; then wait for their ends. */
+                if (!c->tree_scanned) {
+                        c->tree_scanned = true;
+                        manager_drain_sigchld(c->manager);
+                        manager_scan_orphans(c->manager);
+                }
+                if (child_has_running_descendants(c))
+                        return;
+        } else {
+                if (child_has_running_descendants(c))
+                        return;
+                int r = child_signal_group(c, 0);
+                if (r != -ESRCH)
+                        return; /* members left (or ones we may not signal, EPERM) */
+        }
+        child_tree_emptied(c);
+}
+
+void child_handle_event(Child *c, ChildEvent event, int status) {
         bool terminal = child_event_is_terminal(event);
 
         if (event < 0 || !child_state_apply(&c->state, &c->exit_status, event, status))
@@ -174,7 +341,8 @@ void child_handle_event(Child *c, ChildEvent event, int status) {
 
         if (terminal) {
                 c->exit_usec = now_usec(CLOCK_REALTIME);
-                c->kill_timer = sd_event_source_disable_unref(c->kill_timer);
+                if (!c->tree_running)
+                        c->kill_timer = sd_event_source_disable_unref(c->kill_timer);
                 manager_child_ended(c->manager, c);
         }
 
@@ -188,11 +356,35 @@ void child_handle_event(Child *c, ChildEvent event, int status) {
                 return;
 
         child_reply_waiters(c);
-        if (!c->has_object)
-                child_free(c); /* released while running: nobody can ask about it any more */
-        else if (!c->owner)
-                child_start_linger(c);
-        manager_check_idle(m);
+        if (c->parent)
+                child_check_tree(c->parent);
+        if (c->tree_running && c->cgroup_fd < 0 && !c->group_polled) {
+                /* A process group says nothing when its last member goes: ask now and then. */
+                c->group_polled = true;
+                manager_group_poll_ref(c->manager);
+        }
+        if (c->tree_running)
+                child_check_tree(c); /* may settle and free c */
+        else
+                child_settle(c);
+}
+
+/* CPU time of a process that exited, with that of its reaped children, before we reap it. */
+static void child_read_rusage(Child *c) {
+        struct rusage ru = {};
+        siginfo_t si = {};
+        int fd = child_pidfd(c);
+        long r;
+
+        /* waitid() takes a rusage as its fifth argument in the kernel; glibc does not pass it. */
+        if (fd >= 0)
+                r = syscall(SYS_waitid, P_PIDFD, fd, &si, WEXITED | WNOHANG | WNOWAIT, &ru);
+        else
+                r = syscall(SYS_waitid, P_PID, c->pid, &si, WEXITED | WNOHANG | WNOWAIT, &ru);
+        if (r < 0 || si.si_pid == 0)
+                return;
+        c->user_usec = timeval_usec(&ru.ru_utime);
+        c->system_usec = timeval_usec(&ru.ru_stime);
 }
 
 static int child_on_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
@@ -204,6 +396,10 @@ static int child_on_exit(sd_event_source *s, const siginfo_t *si, void *userdata
                 child_handle_event(c, event, si->si_status);
                 return 0;
         }
+
+        child_read_rusage(c);
+        /* Its children, if any, have re-parented to us by now. */
+        manager_schedule_orphan_scan(c->manager);
 
         /* sd-event reaps the process right after we return. Announce the end only then,
          * from the manager's queue, so that whoever hears it finds no zombie left. */
@@ -273,6 +469,56 @@ static int child_start_watch(Child *c) {
         return sd_event_source_set_enabled(c->child_source, SD_EVENT_ON);
 }
 
+static int child_on_tree_event(sd_event_source *s, const struct inotify_event *event, void *userdata) {
+        Child *c = userdata;
+        (void) s;
+        (void) event;
+
+        child_check_tree(c); /* may free c */
+        return 0;
+}
+
+/* After the spawn: the group pidfd, the tree's watch and its registration. */
+static int child_setup_tree(Child *c) {
+        Manager *m = c->manager;
+        int r;
+
+        if (c->leads_group && m->use_pidfd) {
+                c->group_pidfd = fcntl(child_pidfd(c), F_DUPFD_CLOEXEC, 3);
+                if (c->group_pidfd < 0)
+                        return -errno;
+        }
+        if (c->leads_group) {
+                /* A stale entry is one whose pid was reused: its group is gone. */
+                Child *old = hashmap_remove(&m->leaders, &c->pid_key);
+                if (old)
+                        old->leads_group = false;
+                r = hashmap_put(&m->leaders, &c->pid_key, c);
+                if (r < 0) {
+                        c->leads_group = false;
+                        return r;
+                }
+        }
+        if (!c->tree)
+                return 0;
+
+        if (c->cgroup_fd >= 0) {
+                _cleanup_free_ char *path = NULL;
+                r = cgroup_tree_events_path(m->cgroup_root, c->tree_id, &path);
+                if (r < 0)
+                        return r;
+                r = sd_event_add_inotify(m->event, &c->tree_source, path, IN_MODIFY, child_on_tree_event, c);
+                if (r < 0)
+                        return r;
+                r = hashmap_put(&m->trees, &c->tree_id, c);
+                if (r < 0)
+                        return r;
+        }
+        c->tree_running = true;
+        m->n_live_trees++;
+        return 0;
+}
+
 int child_spawn(Manager *m, Client *owner, char * const *argv, const SpawnOptions *o, Child **ret,
                 sd_bus_error *error) {
         _cleanup_(child_freep) Child *c = NULL;
@@ -302,6 +548,10 @@ int child_spawn(Manager *m, Client *owner, char * const *argv, const SpawnOption
                 .kill_timeout_usec = o->kill_timeout_usec,
                 .state = CHILD_STATE_RUNNING,
                 .pidfd = -EBADF,
+                .group_pidfd = -EBADF,
+                .cgroup_fd = -EBADF,
+                .tree = o->tree,
+                .leads_group = o->new_session || (o->tree && m->tree_mode == TREE_MODE_PROCESS_GROUP),
         };
         c->argv = strv_copy_compact(argv);
         c->owner_name = strdup(owner->name);
@@ -323,6 +573,16 @@ int child_spawn(Manager *m, Client *owner, char * const *argv, const SpawnOption
                 targets[3 + i] = o->fds[i].target;
         }
 
+        if (c->tree && m->tree_mode == TREE_MODE_CGROUP) {
+                c->tree_id = ++m->next_tree_id;
+                r = cgroup_tree_create(m->cgroup_root, c->tree_id, &c->cgroup_fd, &c->cgroup_id);
+                if (r < 0) {
+                        c->tree_id = 0;
+                        return sd_bus_error_setf(error, CW_ERROR_SPAWN_FAILED,
+                                                 "Cannot create the cgroup of the tree: %s", strerror(-r));
+                }
+        }
+
         const char *cwd = o->cwd ?: m->home ?: "/";
         SpawnRequest req = {
                 .program = argv[0],
@@ -330,6 +590,9 @@ int child_spawn(Manager *m, Client *owner, char * const *argv, const SpawnOption
                 .envp = env,
                 .cwd = cwd,
                 .new_session = o->new_session,
+                .new_process_group = c->tree && m->tree_mode == TREE_MODE_PROCESS_GROUP,
+                .into_cgroup = c->cgroup_fd >= 0,
+                .cgroup_fd = c->cgroup_fd,
                 .n_fds = 3 + o->n_fds,
                 .fds = fds,
                 .targets = targets,
@@ -367,9 +630,14 @@ int child_spawn(Manager *m, Client *owner, char * const *argv, const SpawnOption
         }
 
         c->id = ++m->next_id;
-        r = manager_add_child(m, c);
-        if (r < 0)
+        r = child_setup_tree(c);
+        if (r >= 0)
+                r = manager_add_child(m, c);
+        if (r < 0) {
+                if (c->cgroup_fd >= 0)
+                        (void) cgroup_tree_kill(c->cgroup_fd); /* in case it forked already */
                 return r; /* child_free() kills and reaps it through the source */
+        }
 
         (void) sd_event_source_set_child_process_own(c->child_source, c->kill_on_release);
         client_add_child(owner, c);
@@ -407,10 +675,30 @@ static int child_on_reap_timeout(sd_event_source *s, uint64_t usec, void *userda
         return 0;
 }
 
+/* A process adopted as another's child may have re-parented to us since (we are a
+ * subreaper): then nobody else will reap it, and its status is ours to take. */
+static bool child_reap_if_ours(Child *c) {
+        struct rusage ru = {};
+        siginfo_t si = {};
+
+        if (syscall(SYS_waitid, P_PIDFD, c->pidfd, &si, WEXITED | WNOHANG, &ru) < 0 || si.si_pid == 0)
+                return false;
+        c->user_usec = timeval_usec(&ru.ru_utime);
+        c->system_usec = timeval_usec(&ru.ru_stime);
+        c->pidfd_source = sd_event_source_disable_unref(c->pidfd_source);
+        c->reap_timer = sd_event_source_disable_unref(c->reap_timer);
+        c->pidfd = safe_close(c->pidfd);
+        child_handle_event(c, child_event_from_si_code(si.si_code), si.si_status);
+        return true;
+}
+
 static int child_on_pidfd(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Child *c = userdata;
         int r;
         (void) fd;
+
+        if (child_reap_if_ours(c))
+                return 0;
 
         if (revents & (EPOLLHUP | EPOLLERR)) {
                 (void) child_end_unreaped(c, true);
@@ -522,6 +810,8 @@ int child_adopt(Manager *m, Client *owner, int *pidfd, const SpawnOptions *o, Ch
                 .kill_timeout_usec = o->kill_timeout_usec,
                 .state = CHILD_STATE_RUNNING,
                 .pidfd = -EBADF,
+                .group_pidfd = -EBADF,
+                .cgroup_fd = -EBADF,
                 .start_usec = now_usec(CLOCK_REALTIME),
         };
         c->argv = read_cmdline(pid);
@@ -560,6 +850,119 @@ int child_adopt(Manager *m, Client *owner, int *pidfd, const SpawnOptions *o, Ch
         return 0;
 }
 
+/* Whether the group that @l led when we spawned it still exists: then its number cannot
+ * have gone to another process, and a process in a group or session of that number
+ * descends from @l. */
+static bool child_group_still_ours(Child *l) {
+        if (child_is_running(l))
+                return true;
+        int r = child_signal_group(l, 0);
+        return r >= 0 || r == -EPERM;
+}
+
+/* The spawned process an orphan descends from, when that is certain: the cgroup of a tree,
+ * or a process group or session that one of ours leads. Else NULL (its Parent is "/"). */
+static Child *child_find_origin(Manager *m, pid_t pid, const ProcStat *st) {
+        uint64_t id;
+
+        if (m->cgroup_root && cgroup_root_tree_of_pid(m->cgroup_root, pid, &id) > 0) {
+                Child *t = hashmap_get(&m->trees, &id);
+                if (t)
+                        return t;
+        }
+        pid_t ids[] = { st->pgrp, st->session };
+        for (size_t i = 0; i < ELEMENTSOF(ids); i++) {
+                uint64_t key = (uint64_t) ids[i];
+                Child *l = ids[i] > 0 && ids[i] != pid ? hashmap_get(&m->leaders, &key) : NULL;
+                if (l && !l->adopted && child_group_still_ours(l))
+                        return l;
+        }
+        return NULL;
+}
+
+int child_adopt_orphan(Manager *m, pid_t pid, Child **ret) {
+        _cleanup_(child_freep) Child *c = NULL;
+        ProcStat st;
+        PidfdInfo info;
+        int r;
+
+        *ret = NULL;
+        r = proc_stat_read(pid, &st);
+        if (r == -ENOENT || r == -ESRCH)
+                return 0;
+        if (r < 0)
+                return r;
+        /* Never take over a process that is not ours: sd-event would fail on its exit. */
+        if (st.ppid != getpid())
+                return 0;
+
+        Child *parent = child_find_origin(m, pid, &st);
+        c = calloc(1, sizeof(Child));
+        if (!c)
+                return -ENOMEM;
+        *c = (Child) {
+                .manager = m,
+                .pid = pid,
+                .pid_key = (uint64_t) pid,
+                .uid = m->uid,
+                .adopted = true,
+                .events = parent ? parent->events : CHILD_EVENTS_DEFAULT,
+                .watch_bus = parent && parent->watch_bus,
+                .kill_on_release = parent && parent->kill_on_release,
+                .kill_signal = parent ? parent->kill_signal : SIGTERM,
+                .kill_timeout_usec = parent ? parent->kill_timeout_usec : SPAWN_KILL_TIMEOUT_DEFAULT_USEC,
+                .state = CHILD_STATE_RUNNING,
+                .pidfd = -EBADF,
+                .group_pidfd = -EBADF,
+                .cgroup_fd = -EBADF,
+                .start_usec = now_usec(CLOCK_REALTIME),
+        };
+        c->argv = read_cmdline(pid);
+        c->owner_name = strdup(parent ? parent->owner_name : "");
+        if (!c->argv || !c->owner_name)
+                return -ENOMEM;
+        if (!c->argv[0]) {
+                /* A zombie has no command line any more; its name is left. */
+                if (asprintf(&c->description, "[%s]", st.comm) < 0) {
+                        c->description = NULL;
+                        return -ENOMEM;
+                }
+        }
+
+        r = child_start_watch(c);
+        if (r < 0)
+                return r;
+        if (pidfd_get_info(child_pidfd(c), PIDFD_INFO_CREDS, &info) >= 0 && (info.mask & PIDFD_INFO_CREDS))
+                c->uid = info.euid;
+        else {
+                struct stat sb;
+                char path[64];
+                (void) snprintf(path, sizeof(path), "/proc/%d", (int) pid);
+                if (stat(path, &sb) >= 0)
+                        c->uid = sb.st_uid;
+        }
+        c->owner_uid = parent ? parent->owner_uid : c->uid;
+
+        c->id = ++m->next_id;
+        r = manager_add_child(m, c);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_child_process_own(c->child_source, c->kill_on_release);
+        if (parent) {
+                child_link_parent(c, parent);
+                if (parent->owner)
+                        client_add_child(parent->owner, c);
+        }
+
+        log_debug("Took over orphan %d as process %" PRIu64 " (parent %" PRIu64 ").", (int) pid, c->id,
+                  c->parent_id);
+        bus_process_emit_added(c);
+        if (parent && parent->has_object)
+                bus_process_emit_changed(parent, "Descendants");
+        *ret = steal_ptr(&c);
+        return 0;
+}
+
 int child_add_waiter(Child *c, sd_bus_message *m) {
         if (!child_is_running(c))
                 return bus_process_reply_end(c, m);
@@ -574,6 +977,20 @@ int child_add_waiter(Child *c, sd_bus_message *m) {
         return 0;
 }
 
+int child_add_kill_waiter(Child *c, sd_bus_message *m) {
+        if (!c->tree_running)
+                return child_add_waiter(c, m);
+
+        if (c->n_tree_waiters >= CHILD_WAITERS_MAX)
+                return -EUSERS;
+        sd_bus_message **t = realloc(c->tree_waiters, (c->n_tree_waiters + 1) * sizeof(sd_bus_message *));
+        if (!t)
+                return -ENOMEM;
+        c->tree_waiters = t;
+        c->tree_waiters[c->n_tree_waiters++] = sd_bus_message_ref(m);
+        return 0;
+}
+
 static int child_signal(Child *c, int sig) {
         if (c->child_source)
                 return sd_event_source_send_child_signal(c->child_source, sig, NULL, 0);
@@ -581,6 +998,33 @@ static int child_signal(Child *c, int sig) {
         if (c->pidfd < 0 || !child_is_running(c))
                 return -ESRCH;
         return pidfd_send_signal(c->pidfd, sig, NULL, 0) < 0 ? -errno : 0;
+}
+
+/* @sig to the process, or to every process of its tree. Return: -ESRCH when none was left. */
+static int child_signal_all(Child *c, int sig) {
+        int r;
+
+        if (!c->tree_running)
+                return child_signal(c, sig);
+
+        if (c->cgroup_fd >= 0) {
+                if (sig == SIGKILL)
+                        return cgroup_tree_kill(c->cgroup_fd);
+                r = cgroup_tree_signal(c->cgroup_fd, c->cgroup_id, sig);
+                return r < 0 ? r : r == 0 ? -ESRCH : 0;
+        }
+
+        /* Process-group mode: the group, and the orphans we know of that left it. */
+        bool any = false;
+        r = child_signal_group(c, sig);
+        if (r >= 0)
+                any = true;
+        else if (r != -ESRCH)
+                log_debug("Cannot signal the group of process %d: %s", (int) c->pid, strerror(-r));
+        for (Child *d = c->descendants; d; d = d->sibling_next)
+                if (child_is_running(d) && child_signal(d, sig) >= 0)
+                        any = true;
+        return any ? 0 : -ESRCH;
 }
 
 static int child_on_kill_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -591,7 +1035,7 @@ static int child_on_kill_timeout(sd_event_source *s, uint64_t usec, void *userda
 
         c->kill_timer = sd_event_source_disable_unref(c->kill_timer);
         c->kill_deadline = UINT64_MAX;
-        r = child_signal(c, SIGKILL);
+        r = child_signal_all(c, SIGKILL);
         if (r < 0 && r != -ESRCH)
                 log_warning("Cannot SIGKILL process %d: %s", (int) c->pid, strerror(-r));
         return 0;
@@ -601,17 +1045,17 @@ int child_kill(Child *c, uint64_t timeout_usec) {
         uint64_t now;
         int r;
 
-        if (!child_is_running(c) || c->kill_deadline == UINT64_MAX)
+        if (!child_is_alive(c) || c->kill_deadline == UINT64_MAX)
                 return 0; /* ended, or SIGKILL already sent */
 
         if (timeout_usec == 0 || c->kill_signal == SIGKILL) {
                 c->kill_timer = sd_event_source_disable_unref(c->kill_timer);
                 c->kill_deadline = UINT64_MAX;
-                return child_signal(c, SIGKILL);
+                return child_signal_all(c, SIGKILL);
         }
 
         if (c->kill_deadline == 0) {
-                r = child_signal(c, c->kill_signal);
+                r = child_signal_all(c, c->kill_signal);
                 if (r == -ESRCH)
                         return r;
                 if (r < 0) {
@@ -622,11 +1066,11 @@ int child_kill(Child *c, uint64_t timeout_usec) {
                                     c->kill_signal, (int) c->pid, strerror(-r));
                         c->kill_timer = sd_event_source_disable_unref(c->kill_timer);
                         c->kill_deadline = UINT64_MAX;
-                        return child_signal(c, SIGKILL);
+                        return child_signal_all(c, SIGKILL);
                 }
                 /* A stopped process cannot act on kill-signal until it runs again. */
                 if (c->kill_signal != SIGCONT)
-                        (void) child_signal(c, SIGCONT);
+                        (void) child_signal_all(c, SIGCONT);
         }
 
         r = sd_event_now(c->manager->event, CLOCK_MONOTONIC, &now);
@@ -652,6 +1096,13 @@ int child_kill(Child *c, uint64_t timeout_usec) {
 }
 
 int child_send_signal(Child *c, int sig, bool process_group) {
+        if (c->tree)
+                /* The tree holds the group too; it is the unit that is signalled. */
+                return child_is_alive(c) ? child_signal_all(c, sig) : -ESRCH;
+
+        if (process_group && c->leads_group)
+                return child_signal_group(c, sig);
+
         if (!child_is_running(c) || (!c->child_source && c->pidfd < 0))
                 return -ESRCH;
         if (!process_group)
@@ -680,13 +1131,29 @@ int child_send_signal(Child *c, int sig, bool process_group) {
 void child_release(Child *c) {
         Manager *m = c->manager;
 
-        if (c->has_object) {
-                bus_process_emit_removed(c);
-                manager_remove_object(m, c);
-        }
         if (c->owner)
                 client_remove_child(c->owner, c);
         c->linger_timer = sd_event_source_disable_unref(c->linger_timer);
+
+        if (c->tree_running) {
+                /* The object of a tree goes only with the tree. */
+                if (c->kill_on_release) {
+                        int r = child_signal_all(c, SIGKILL);
+                        if (r < 0 && r != -ESRCH)
+                                log_warning("Cannot SIGKILL the tree of released process %d: %s", (int) c->pid,
+                                            strerror(-r));
+                }
+                c->release_pending = true;
+                return;
+        }
+        c->release_pending = false;
+
+        if (c->has_object) {
+                bus_process_emit_removed(c);
+                manager_remove_object(m, c);
+                if (c->parent && c->parent->has_object)
+                        bus_process_emit_changed(c->parent, "Descendants");
+        }
 
         if (!child_is_running(c))
                 child_free(c);
@@ -700,7 +1167,11 @@ void child_release(Child *c) {
 }
 
 void child_kill_on_shutdown(Child *c) {
-        if (c->kill_on_release && !c->child_source && c->pidfd >= 0 && child_is_running(c))
+        if (!c->kill_on_release)
+                return;
+        if (c->tree_running)
+                (void) child_signal_all(c, SIGKILL);
+        else if (!c->child_source && c->pidfd >= 0 && child_is_running(c))
                 (void) pidfd_send_signal(c->pidfd, SIGKILL, NULL, 0);
 }
 
@@ -708,7 +1179,7 @@ void child_owner_left(Child *c) {
         c->owner = NULL;
         c->owner_prev = c->owner_next = NULL;
 
-        if (child_is_running(c)) {
+        if (child_is_alive(c)) {
                 if (c->watch_bus) {
                         int r = child_kill(c, c->kill_timeout_usec);
                         if (r < 0 && r != -ESRCH)

@@ -72,6 +72,37 @@ struct Child {
 
         sd_bus_message **waiters;      /* Wait() and Kill() calls to answer at the end */
         unsigned n_waiters;
+
+        uint64_t user_usec;            /* CPU time at the end, with its reaped children (wait4 rusage) */
+        uint64_t system_usec;
+
+        /* Orphans re-parented to the service (it is a subreaper) are attributed to the
+         * spawned process they descend from, when that can be known exactly. */
+        uint64_t parent_id;            /* 0: none or unknown */
+        Child *parent;                 /* NULL once the parent's Child is gone */
+        Child *descendants;            /* orphans attributed to this one */
+        Child *sibling_prev, *sibling_next;
+
+        /* A process that led its own process group from the start (new-session, or a tree in
+         * process-group mode) keeps a pidfd for it: a group outlives its leader, and the pidfd
+         * reaches it without ever hitting a reused pid. */
+        bool leads_group;
+        int group_pidfd;
+
+        /* Spawned with "tree": the whole tree is signalled and killed, and the object stays
+         * until the tree is empty. */
+        bool tree;
+        bool tree_running;
+        bool release_pending;          /* Release() came while the tree still ran */
+        bool group_polled;             /* holds a manager_group_poll_ref() */
+        bool tree_scanned;             /* our children were listed once the cgroup emptied */
+        uint64_t tree_id;              /* name of its cgroup (cgroup mode) */
+        int cgroup_fd;
+        uint64_t cgroup_id;
+        sd_event_source *tree_source;  /* inotify on cgroup.events */
+        uint64_t tree_user_usec, tree_system_usec, tree_memory_peak;
+        sd_bus_message **tree_waiters; /* Kill() calls, answered once the tree is empty */
+        unsigned n_tree_waiters;
 };
 
 /**
@@ -94,6 +125,15 @@ int child_spawn(Manager *m, Client *owner, char * const *argv, const SpawnOption
  */
 int child_adopt(Manager *m, Client *owner, int *pidfd, const SpawnOptions *o, Child **ret, sd_bus_error *error);
 
+/**
+ * child_adopt_orphan() - watch an unknown direct child of the service: an orphan re-parented to it.
+ *
+ * It gets an object with Parent set when its origin can be known exactly (see manager.c), and
+ * inherits the owner and the kill settings of that parent. Return: 0, 0 with *@ret NULL when
+ * @pid is no child of ours (any more), or a negative errno.
+ */
+int child_adopt_orphan(Manager *m, pid_t pid, Child **ret);
+
 Child *child_free(Child *c);
 
 /* Writes the object path into @buf (CHILD_PATH_MAX bytes) and returns it. */
@@ -108,6 +148,14 @@ static inline bool child_is_running(const Child *c) {
         return !child_state_is_terminal(c->state);
 }
 
+/* Whether the process runs, or, for a tree, anything of its tree still does. */
+static inline bool child_is_alive(const Child *c) {
+        return child_is_running(c) || c->tree_running;
+}
+
+/* Re-checks whether a process-group tree has emptied (its group and its descendants). */
+void child_check_tree(Child *c);
+
 /* Feeds one kernel report into the state machine and announces what changed. */
 void child_handle_event(Child *c, ChildEvent event, int status);
 
@@ -116,9 +164,12 @@ void child_announce_end(Child *c);
 
 /* Replies to @m with (State, ExitStatus) at the end, or at once if it has ended. */
 int child_add_waiter(Child *c, sd_bus_message *m);
+/* Same for Kill(): for a tree, once the tree is empty. */
+int child_add_kill_waiter(Child *c, sd_bus_message *m);
 /* Starts Kill escalation: kill-signal + SIGCONT, SIGKILL after @timeout_usec (0: at once). */
 int child_kill(Child *c, uint64_t timeout_usec);
-/* Return: 0, -ESRCH once it has ended, -ENOTTY (process_group) when it leads no process group. */
+/* Return: 0, -ESRCH once it (its tree, its group) has ended, -ENOTTY (process_group) when it
+ * leads no process group. */
 int child_send_signal(Child *c, int sig, bool process_group);
 /* The object goes away now; a running process is killed first if kill-on-release. */
 void child_release(Child *c);

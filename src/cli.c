@@ -62,6 +62,23 @@ int parse_seconds(const char *s, uint64_t *ret_usec) {
         return 0;
 }
 
+static const char *const tree_mode_table[_TREE_MODE_MAX] = {
+        [TREE_MODE_AUTO] = "auto",
+        [TREE_MODE_CGROUP] = "cgroup",
+        [TREE_MODE_PROCESS_GROUP] = "process-group",
+};
+
+const char *tree_mode_to_string(TreeMode m) {
+        return m >= 0 && m < _TREE_MODE_MAX ? tree_mode_table[m] : NULL;
+}
+
+TreeMode tree_mode_from_string(const char *s) {
+        for (int i = 0; s && i < _TREE_MODE_MAX; i++)
+                if (strcmp(s, tree_mode_table[i]) == 0)
+                        return (TreeMode) i;
+        return _TREE_MODE_INVALID;
+}
+
 void config_print_help(const char *program) {
         printf("%s [OPTIONS...]\n\n"
                "Spawn, adopt and watch processes on behalf of D-Bus clients.\n\n"
@@ -77,6 +94,8 @@ void config_print_help(const char *program) {
                "                                (default %u)\n"
                "     --linger=SEC               Keep ended objects of departed owners SEC seconds\n"
                "                                (default 60)\n"
+               "     --tree-mode=MODE           How Spawn's \"tree\" holds a process tree: auto,\n"
+               "                                cgroup or process-group (default auto)\n"
                "     --log-level=LEVEL          0 (emerg) ... 7 (debug), default 6\n",
                program, CONFIG_DEFAULT_MAX_PROCESSES, CONFIG_DEFAULT_MAX_PROCESSES_PER_USER);
 }
@@ -92,6 +111,7 @@ int config_parse_argv(int argc, char *argv[], Config *ret) {
                 ARG_MAX_PROCESSES,
                 ARG_MAX_PROCESSES_PER_USER,
                 ARG_LINGER,
+                ARG_TREE_MODE,
                 ARG_LOG_LEVEL,
         };
         static const struct option options[] = {
@@ -105,6 +125,7 @@ int config_parse_argv(int argc, char *argv[], Config *ret) {
                 { "max-processes", required_argument, NULL, ARG_MAX_PROCESSES },
                 { "max-processes-per-user", required_argument, NULL, ARG_MAX_PROCESSES_PER_USER },
                 { "linger", required_argument, NULL, ARG_LINGER },
+                { "tree-mode", required_argument, NULL, ARG_TREE_MODE },
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
                 {}
         };
@@ -176,6 +197,14 @@ int config_parse_argv(int argc, char *argv[], Config *ret) {
                                 c.max_processes = u;
                         else
                                 c.max_processes_per_user = u;
+                        break;
+                case ARG_TREE_MODE:
+                        c.tree_mode = tree_mode_from_string(optarg);
+                        if (c.tree_mode < 0) {
+                                fprintf(stderr, "Invalid --tree-mode (auto, cgroup or process-group): %s\n",
+                                        optarg);
+                                goto fail;
+                        }
                         break;
                 case ARG_LOG_LEVEL:
                         r = parse_unsigned(optarg, &u);

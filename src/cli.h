@@ -15,6 +15,14 @@ typedef enum BusKind {
         _BUS_KIND_INVALID = -22,
 } BusKind;
 
+typedef enum TreeMode {
+        TREE_MODE_AUTO,          /* a cgroup per tree where the service may create them, else process groups */
+        TREE_MODE_CGROUP,
+        TREE_MODE_PROCESS_GROUP,
+        _TREE_MODE_MAX,
+        _TREE_MODE_INVALID = -22,
+} TreeMode;
+
 typedef struct Config {
         BusKind bus;
         char *address;
@@ -23,6 +31,7 @@ typedef struct Config {
         uint64_t linger_usec;       /* how long an ended object outlives its departed owner */
         unsigned max_processes;
         unsigned max_processes_per_user;
+        TreeMode tree_mode;
         int log_level;
         bool show_help;
         bool show_version;
@@ -51,5 +60,8 @@ int parse_seconds(const char *s, uint64_t *ret_usec);
 
 /* Parses a decimal unsigned without sign or leading garbage. */
 int parse_unsigned(const char *s, unsigned *ret);
+
+const char *tree_mode_to_string(TreeMode m);
+TreeMode tree_mode_from_string(const char *s);
 
 void config_print_help(const char *program);

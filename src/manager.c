@@ -13,16 +13,30 @@
  * SWEEP_DELAY_USEC after the first SIGCHLD of a burst, once per burst, and
  * only while some running child asked for such events: a hidden report is
  * late by at most that delay, and the exit path never pays for the sweep.
+ *
+ * Orphans. The service is a child subreaper, so descendants of the processes
+ * it spawned re-parent to it when their own parent ends. Nothing announces
+ * such an arrival; only /proc/self/task/TID/children lists it, and reading
+ * that costs ~0.5 µs per child (2.5 ms at 5,000). So the list is read only
+ * after a direct child of ours ended (the kernel re-parents a process's
+ * children before its end is reported), a few ms later and at most once per
+ * SCAN_INTERVAL_USEC (or 20× the last scan's cost): a daemonizing program's
+ * grandchild shows up within about that interval. An orphan's own end
+ * arrives as a SIGCHLD whose ssi_pid names it: it is taken over in O(1),
+ * and the scan mops up those that SIGCHLD coalescing hid.
  */
 
 #include "manager.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/pidfd.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -36,12 +50,19 @@
 #include "util/missing.h"
 #include "util/pidfd-info.h"
 #include "util/strv.h"
+#include "util/time-util.h"
 
 extern char **environ;
 
 /* How late a stop/continue report hidden by SIGCHLD coalescing may be announced. */
 #define SWEEP_DELAY_USEC (10 * UINT64_C(1000))
 #define SWEEP_ACCURACY_USEC (1 * UINT64_C(1000))
+/* Orphan scans: how soon after the triggering exit, and how rarely. */
+#define SCAN_DELAY_USEC (5 * UINT64_C(1000))
+#define SCAN_INTERVAL_USEC (100 * UINT64_C(1000))
+#define SCAN_ACCURACY_USEC (5 * UINT64_C(1000))
+/* How often the group of a process-group tree whose leader ended is checked for members. */
+#define GROUP_POLL_USEC (100 * UINT64_C(1000))
 
 Child *manager_get_child_by_id(Manager *m, uint64_t id) {
         return hashmap_get(&m->children_by_id, &id);
@@ -112,16 +133,132 @@ static int manager_on_sweep(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
-/* A child nobody watches: one whose spawn the helper gave up on (see spawner.c). Every
- * spawned child is registered before the loop runs again, and the helper is watched by
- * a source of its own, so anything else that ended here would stay a zombie. O(1). */
-static void manager_reap_unknown(Manager *m, pid_t pid) {
-        siginfo_t si = {};
+/* A direct child nobody watches: an orphan that re-parented to us (or, rarely, a child
+ * whose spawn the helper gave up on). Every spawned child is registered before the loop
+ * runs again, and the helper has a source of its own. O(1). */
+static void manager_take_unknown(Manager *m, pid_t pid) {
+        Child *c = NULL;
+        int r;
 
         if (pid <= 0 || manager_get_child_by_pid(m, pid) || pid == spawner_helper_pid(m->spawner))
                 return;
-        if (waitid(P_PID, (id_t) pid, &si, WEXITED | WNOHANG) >= 0 && si.si_pid > 0)
-                log_debug("Reaped process %d that nobody watched.", (int) pid);
+        r = child_adopt_orphan(m, pid, &c);
+        if (r < 0) {
+                /* Never leave it a zombie: reap it unannounced rather than not at all. */
+                log_warning("Cannot watch orphan %d, reaping it unannounced: %s", (int) pid, strerror(-r));
+                siginfo_t si = {};
+                (void) waitid(P_PID, (id_t) pid, &si, WEXITED | WNOHANG);
+        }
+}
+
+void manager_scan_orphans(Manager *m) {
+        _cleanup_free_ char *buf = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        char path[64];
+        size_t size = 16384, n = 0;
+        uint64_t start, end;
+
+        start = now_usec(CLOCK_MONOTONIC);
+        (void) snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int) getpid());
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+                log_debug("Cannot list our children: %s", strerror(errno));
+                return;
+        }
+        /* The kernel hands out about a page per read(), short of the end: read to EOF. */
+        for (;;) {
+                if (!buf || size - n < 4096) {
+                        if (buf && size > (size_t) 64 << 20)
+                                break; /* ~10 M children: we cannot have more */
+                        if (buf)
+                                size *= 2;
+                        char *t = realloc(buf, size + 1);
+                        if (!t)
+                                return;
+                        buf = t;
+                }
+                ssize_t k = read(fd, buf + n, size - n);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0) {
+                        log_debug("Cannot list our children: %s", strerror(errno));
+                        return;
+                }
+                if (k == 0)
+                        break;
+                n += (size_t) k;
+        }
+        if (!buf)
+                return;
+        buf[n] = 0;
+
+        for (char *p = buf, *e; *p; p = e) {
+                long pid = strtol(p, &e, 10);
+                if (e == p)
+                        break;
+                manager_take_unknown(m, (pid_t) pid);
+        }
+
+        end = now_usec(CLOCK_MONOTONIC);
+        /* Scans may use at most ~5% of the time. */
+        uint64_t gap = (end - start) * 20;
+        m->scan_not_before = end + (gap > SCAN_INTERVAL_USEC ? gap : SCAN_INTERVAL_USEC);
+        log_debug("Listed %zu bytes of children in %" PRIu64 " us.", n, end - start);
+}
+
+static int manager_on_scan(sd_event_source *s, uint64_t usec, void *userdata) {
+        (void) s;
+        (void) usec;
+        manager_scan_orphans(userdata);
+        return 0;
+}
+
+void manager_schedule_orphan_scan(Manager *m) {
+        int enabled = SD_EVENT_OFF;
+
+        if (!m->scan_source || !m->subreaper)
+                return;
+        if (sd_event_source_get_enabled(m->scan_source, &enabled) >= 0 && enabled != SD_EVENT_OFF)
+                return; /* one scan serves every exit until then */
+        uint64_t when = now_usec(CLOCK_MONOTONIC) + SCAN_DELAY_USEC;
+        if (when < m->scan_not_before)
+                when = m->scan_not_before;
+        (void) sd_event_source_set_time(m->scan_source, when);
+        (void) sd_event_source_set_enabled(m->scan_source, SD_EVENT_ONESHOT);
+}
+
+static int manager_on_group_poll(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        Child *c, **list;
+        size_t n = 0;
+        (void) usec;
+
+        /* child_check_tree() may free c, so collect first. */
+        list = calloc(hashmap_size(&m->leaders) + 1, sizeof(Child *));
+        if (list) {
+                HASHMAP_FOREACH(c, &m->leaders, i)
+                        if (c->tree_running && !child_is_running(c))
+                                list[n++] = c;
+                for (size_t i = 0; i < n; i++)
+                        child_check_tree(list[i]);
+                free(list);
+        }
+        if (m->n_group_polls > 0)
+                (void) sd_event_source_set_time_relative(s, GROUP_POLL_USEC);
+        return 0;
+}
+
+void manager_group_poll_ref(Manager *m) {
+        if (m->n_group_polls++ > 0 || !m->group_poll_source)
+                return;
+        (void) sd_event_source_set_time_relative(m->group_poll_source, GROUP_POLL_USEC);
+        (void) sd_event_source_set_enabled(m->group_poll_source, SD_EVENT_ON);
+}
+
+void manager_group_poll_unref(Manager *m) {
+        if (m->n_group_polls == 0 || --m->n_group_polls > 0 || !m->group_poll_source)
+                return;
+        (void) sd_event_source_set_enabled(m->group_poll_source, SD_EVENT_OFF);
 }
 
 static void manager_arm_sweep(Manager *m) {
@@ -138,11 +275,13 @@ static void manager_arm_sweep(Manager *m) {
         (void) sd_event_source_set_enabled(m->sweep_source, SD_EVENT_ONESHOT);
 }
 
-static int manager_on_sigchld(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        Manager *m = userdata;
+void manager_drain_sigchld(Manager *m) {
         struct signalfd_siginfo buf[16];
-        (void) s;
-        (void) revents;
+        bool unknown = false;
+        int fd = m->sigchld_fd;
+
+        if (fd < 0)
+                return;
 
         for (;;) {
                 ssize_t n = read(fd, buf, sizeof(buf));
@@ -154,13 +293,20 @@ static int manager_on_sigchld(sd_event_source *s, int fd, uint32_t revents, void
                         break;
                 }
                 for (size_t i = 0; i < (size_t) n / sizeof(buf[0]); i++) {
-                        if (buf[i].ssi_code != CLD_STOPPED && buf[i].ssi_code != CLD_CONTINUED) {
-                                /* Exits of our children arrive through their pidfds. */
-                                manager_reap_unknown(m, (pid_t) buf[i].ssi_pid);
+                        pid_t pid = (pid_t) buf[i].ssi_pid;
+                        Child *c = manager_get_child_by_pid(m, pid);
+                        if (!c) {
+                                /* Only the kernel sends CLD_* codes; anyone may send SIGCHLD. */
+                                if (buf[i].ssi_code > 0) {
+                                        manager_take_unknown(m, pid);
+                                        unknown = true;
+                                }
                                 continue;
                         }
-                        Child *c = manager_get_child_by_pid(m, (pid_t) buf[i].ssi_pid);
-                        if (!c || !(c->events & CHILD_EVENTS_STOP_CONTINUE) || child_pidfd(c) < 0)
+                        /* Exits of our children arrive through their pidfds. */
+                        if (buf[i].ssi_code != CLD_STOPPED && buf[i].ssi_code != CLD_CONTINUED)
+                                continue;
+                        if (!(c->events & CHILD_EVENTS_STOP_CONTINUE) || child_pidfd(c) < 0)
                                 continue;
                         siginfo_t si = {};
                         if (waitid(P_PIDFD, (id_t) child_pidfd(c), &si, WSTOPPED | WCONTINUED | WNOHANG) >= 0 &&
@@ -171,7 +317,28 @@ static int manager_on_sigchld(sd_event_source *s, int fd, uint32_t revents, void
                         break;
         }
 
+        if (unknown)
+                /* SIGCHLD coalesces: one that named an orphan may have hidden another. */
+                manager_schedule_orphan_scan(m);
         manager_arm_sweep(m);
+}
+
+static int manager_on_sigchld(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        (void) s;
+        (void) fd;
+        (void) revents;
+        manager_drain_sigchld(userdata);
+        return 0;
+}
+
+/* Without pidfds sd-event reads SIGCHLD itself; a signal source of ours sees it after it. */
+static int manager_on_sigchld_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Manager *m = userdata;
+        (void) s;
+
+        if (si->ssi_code > 0 && !manager_get_child_by_pid(m, (pid_t) si->ssi_pid))
+                manager_take_unknown(m, (pid_t) si->ssi_pid);
+        manager_schedule_orphan_scan(m);
         return 0;
 }
 
@@ -229,7 +396,8 @@ static int manager_on_idle(sd_event_source *s, uint64_t usec, void *userdata) {
                 if (r <= 0)
                         break;
         }
-        if (hashmap_size(&m->children_by_pid) == 0 && hashmap_size(&m->children_by_id) == 0)
+        if (hashmap_size(&m->children_by_pid) == 0 && hashmap_size(&m->children_by_id) == 0 &&
+            m->n_live_trees == 0)
                 return sd_event_exit(m->event, 0);
 
         log_info("A request came in while exiting; serving it without the bus name.");
@@ -237,7 +405,8 @@ static int manager_on_idle(sd_event_source *s, uint64_t usec, void *userdata) {
 }
 
 void manager_check_idle(Manager *m) {
-        bool idle = hashmap_size(&m->children_by_pid) == 0 && hashmap_size(&m->children_by_id) == 0;
+        bool idle = hashmap_size(&m->children_by_pid) == 0 && hashmap_size(&m->children_by_id) == 0 &&
+                    m->n_live_trees == 0;
         int r;
 
         if (!idle || m->idle_timeout_usec == 0 || !m->bus) {
@@ -281,6 +450,33 @@ static bool probe_exit_info(void) {
         return r >= 0 && WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 42;
 }
 
+/* Subreaper, and how the "tree" option holds a tree together. */
+static int manager_setup_trees(Manager *m, const Config *config) {
+        int r;
+
+        if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+                log_warning("Cannot become a child subreaper, orphans will escape: %s", strerror(errno));
+        else
+                m->subreaper = true;
+
+        m->tree_mode = TREE_MODE_PROCESS_GROUP;
+        if (config->tree_mode == TREE_MODE_PROCESS_GROUP)
+                return 0;
+
+        r = spawner_probe_clone3();
+        if (r >= 0)
+                r = cgroup_root_new(&m->cgroup_root);
+        if (r >= 0) {
+                m->tree_mode = TREE_MODE_CGROUP;
+                log_debug("Process trees get cgroups under %s.", cgroup_root_path(m->cgroup_root));
+                return 0;
+        }
+        if (config->tree_mode == TREE_MODE_CGROUP)
+                return log_error_errno(r, "No cgroup for process trees (--tree-mode=cgroup)");
+        log_info("Process trees are held by process groups, no cgroup for them: %s", strerror(-r));
+        return 0;
+}
+
 int manager_new(Manager **ret, sd_event *event, const Config *config) {
         Manager *m;
         sigset_t mask;
@@ -297,6 +493,8 @@ int manager_new(Manager **ret, sd_event *event, const Config *config) {
                 .children_by_id = HASHMAP_INIT(&uint64_hash_ops),
                 .children_by_pid = HASHMAP_INIT(&uint64_hash_ops),
                 .clients = HASHMAP_INIT(&string_hash_ops),
+                .trees = HASHMAP_INIT(&uint64_hash_ops),
+                .leaders = HASHMAP_INIT(&uint64_hash_ops),
                 .sigchld_fd = -EBADF,
                 .uid = getuid(),
         };
@@ -312,6 +510,10 @@ int manager_new(Manager **ret, sd_event *event, const Config *config) {
         if (r < 0)
                 goto fail;
 
+        r = manager_setup_trees(m, config);
+        if (r < 0)
+                goto fail;
+
         /* Exits are announced from here, one loop iteration after sd-event reaped them;
          * before anything else that iteration may dispatch. */
         r = sd_event_add_defer(event, &m->announce_source, manager_on_announce, m);
@@ -319,6 +521,19 @@ int manager_new(Manager **ret, sd_event *event, const Config *config) {
                 goto fail;
         (void) sd_event_source_set_priority(m->announce_source, SD_EVENT_PRIORITY_IMPORTANT);
         (void) sd_event_source_set_enabled(m->announce_source, SD_EVENT_OFF);
+
+        r = sd_event_add_time(event, &m->scan_source, CLOCK_MONOTONIC, 0, SCAN_ACCURACY_USEC, manager_on_scan, m);
+        if (r < 0)
+                goto fail;
+        (void) sd_event_source_set_enabled(m->scan_source, SD_EVENT_OFF);
+        /* Below the bus: a scan is housekeeping, callers come first. */
+        (void) sd_event_source_set_priority(m->scan_source, SD_EVENT_PRIORITY_IDLE);
+
+        r = sd_event_add_time(event, &m->group_poll_source, CLOCK_MONOTONIC, 0, 10 * 1000, manager_on_group_poll,
+                              m);
+        if (r < 0)
+                goto fail;
+        (void) sd_event_source_set_enabled(m->group_poll_source, SD_EVENT_OFF);
 
         int probe = pidfd_open(getpid(), 0);
         m->use_pidfd = probe >= 0;
@@ -328,6 +543,11 @@ int manager_new(Manager **ret, sd_event *event, const Config *config) {
                  * walks them on SIGCHLD, collecting stop/continue too. Signals go by pid, which is
                  * safe for our own unreaped children. */
                 log_warning("pidfd_open() is not available: watching children by pid, O(n) per SIGCHLD.");
+                /* At the default priority: sd-event 252 leaks the signal data of a SIGCHLD source
+                 * moved to another priority while child sources share it (valgrind shows it). */
+                r = sd_event_add_signal(event, &m->sigchld_source, SIGCHLD, manager_on_sigchld_signal, m);
+                if (r < 0)
+                        goto fail;
                 *ret = m;
                 return 0;
         }
@@ -470,21 +690,17 @@ Manager *manager_free(Manager *m) {
                 return NULL;
 
         /* Children first: kill-on-release ones are killed and reaped by their sources,
-         * the others are left running (they are not ours to end). */
-        while (hashmap_size(&m->children_by_id) > 0) {
-                HASHMAP_FOREACH(c, &m->children_by_id, i) {
-                        break;
+         * the others are left running (they are not ours to end). A released tree whose
+         * leader ended sits in trees or leaders only. */
+        Hashmap *maps[] = { &m->children_by_id, &m->children_by_pid, &m->trees, &m->leaders };
+        for (size_t k = 0; k < ELEMENTSOF(maps); k++)
+                while (hashmap_size(maps[k]) > 0) {
+                        HASHMAP_FOREACH(c, maps[k], i) {
+                                break;
+                        }
+                        child_kill_on_shutdown(c);
+                        child_free(c);
                 }
-                child_kill_on_shutdown(c);
-                child_free(c);
-        }
-        while (hashmap_size(&m->children_by_pid) > 0) {
-                HASHMAP_FOREACH(c, &m->children_by_pid, i) {
-                        break;
-                }
-                child_kill_on_shutdown(c);
-                child_free(c);
-        }
         while (hashmap_size(&m->clients) > 0) {
                 HASHMAP_FOREACH(cl, &m->clients, i) {
                         break;
@@ -494,10 +710,15 @@ Manager *manager_free(Manager *m) {
         hashmap_clear(&m->children_by_id);
         hashmap_clear(&m->children_by_pid);
         hashmap_clear(&m->clients);
+        hashmap_clear(&m->trees);
+        hashmap_clear(&m->leaders);
+        cgroup_root_free(m->cgroup_root);
 
         sd_event_source_disable_unref(m->announce_source);
         sd_event_source_disable_unref(m->idle_source);
         sd_event_source_disable_unref(m->sweep_source);
+        sd_event_source_disable_unref(m->scan_source);
+        sd_event_source_disable_unref(m->group_poll_source);
         sd_event_source_disable_unref(m->sigchld_source);
         safe_close(m->sigchld_fd);
         spawner_free(m->spawner);

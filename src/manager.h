@@ -11,6 +11,7 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
+#include "cgroup-tree.h"
 #include "cli.h"
 #include "spawner.h"
 #include "util/hashmap.h"
@@ -42,6 +43,18 @@ typedef struct Manager {
         Child *ended;             /* exits waiting for their announcement */
         sd_event_source *announce_source;
 
+        bool subreaper;           /* orphaned descendants re-parent to us */
+        TreeMode tree_mode;       /* as resolved at start: TREE_MODE_CGROUP or TREE_MODE_PROCESS_GROUP */
+        CgroupRoot *cgroup_root;  /* cgroup mode only */
+        uint64_t next_tree_id;
+        Hashmap trees;            /* tree id -> Child, for cgroup trees that still exist */
+        Hashmap leaders;          /* pid -> Child that leads its own process group (leads_group) */
+        unsigned n_live_trees;    /* trees with processes left; they keep the service from idling out */
+        sd_event_source *scan_source;   /* looks for orphans that re-parented to us without a word */
+        uint64_t scan_not_before;       /* CLOCK_MONOTONIC */
+        sd_event_source *group_poll_source; /* process-group trees whose leader ended */
+        unsigned n_group_polls;
+
         int sigchld_fd;
         sd_event_source *sigchld_source;
         sd_event_source *sweep_source;
@@ -71,6 +84,18 @@ void manager_remove_object(Manager *m, Child *c);
 void manager_queue_ended(Manager *m, Child *c);
 /* Takes a child off that queue (it is being freed). */
 void manager_unqueue_ended(Manager *m, Child *c);
+
+/* Some direct child ended: orphans may have re-parented to us; look soon (rate-limited). */
+void manager_schedule_orphan_scan(Manager *m);
+
+/* Takes over every unknown child of ours now, O(children). */
+void manager_scan_orphans(Manager *m);
+/* Takes in the SIGCHLDs queued so far (orphans that ended become known). */
+void manager_drain_sigchld(Manager *m);
+
+/* A process-group tree whose leader has ended needs polling until it is empty. */
+void manager_group_poll_ref(Manager *m);
+void manager_group_poll_unref(Manager *m);
 
 /* Re-evaluates idle exit; call after anything that may change it. */
 void manager_check_idle(Manager *m);

@@ -32,6 +32,7 @@ static const struct {
         [SPAWN_OPTION_KILL_SIGNAL] = { "kill-signal", "i" },
         [SPAWN_OPTION_KILL_TIMEOUT_USEC] = { "kill-timeout-usec", "t" },
         [SPAWN_OPTION_DESCRIPTION] = { "description", "s" },
+        [SPAWN_OPTION_TREE] = { "tree", "b" },
 };
 
 const char *spawn_option_to_string(SpawnOption o) {
@@ -50,7 +51,7 @@ void spawn_options_init(SpawnOptions *o) {
                 .stdio = { -1, -1, -1 },
                 .events = CHILD_EVENTS_DEFAULT,
                 .kill_signal = SIGTERM,
-                .kill_timeout_usec = 5000000,
+                .kill_timeout_usec = SPAWN_KILL_TIMEOUT_DEFAULT_USEC,
         };
 }
 
@@ -168,6 +169,7 @@ static int read_option_value(sd_bus_message *m, SpawnOption opt, SpawnOptions *o
         case SPAWN_OPTION_NEW_SESSION:
         case SPAWN_OPTION_WATCH_BUS:
         case SPAWN_OPTION_KILL_ON_RELEASE:
+        case SPAWN_OPTION_TREE:
                 r = sd_bus_message_read_basic(m, 'b', &b);
                 if (r < 0)
                         return r;
@@ -177,6 +179,8 @@ static int read_option_value(sd_bus_message *m, SpawnOption opt, SpawnOptions *o
                         o->new_session = b;
                 else if (opt == SPAWN_OPTION_WATCH_BUS)
                         o->watch_bus = b;
+                else if (opt == SPAWN_OPTION_TREE)
+                        o->tree = b;
                 else
                         o->kill_on_release = b;
                 return 0;

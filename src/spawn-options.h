@@ -13,6 +13,8 @@
 
 /* The "fds" option may pass at most this many descriptors (SCM_RIGHTS carries 253). */
 #define SPAWN_FDS_MAX 240U
+/* Grace between kill-signal and SIGKILL unless a client says otherwise. */
+#define SPAWN_KILL_TIMEOUT_DEFAULT_USEC (5 * UINT64_C(1000000))
 /* Highest target descriptor number a client may ask for. */
 #define SPAWN_FD_TARGET_MAX 65535U
 
@@ -32,6 +34,7 @@ typedef enum SpawnOption {
         SPAWN_OPTION_KILL_SIGNAL,
         SPAWN_OPTION_KILL_TIMEOUT_USEC,
         SPAWN_OPTION_DESCRIPTION,
+        SPAWN_OPTION_TREE,
         _SPAWN_OPTION_MAX,
         _SPAWN_OPTION_INVALID = -22,
 } SpawnOption;
@@ -62,6 +65,7 @@ typedef struct SpawnOptions {
         int kill_signal;
         uint64_t kill_timeout_usec;
         const char *description;
+        bool tree;                /* hold the whole process tree together (cgroup or process group) */
 } SpawnOptions;
 
 void spawn_options_init(SpawnOptions *o);

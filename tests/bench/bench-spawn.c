@@ -377,6 +377,77 @@ static gint64 measure_service_spawn(Service *s, gint64 *ret_reply_ns) {
         return ok ? dt : -1;
 }
 
+/* The orphan path: `sh -c 'sleep 0.002 & exit 0'`. The shell ends at once, its sleep
+ * re-parents to the service (a subreaper) and ends 2 ms later; the service learns of it
+ * from the SIGCHLD that names it, O(1) whatever the number of children. Timed from the
+ * Spawn() call to the orphan's terminal StateChanged; both objects released after. */
+static GVariant *orphan_spawn_params;
+
+static gint64 measure_orphan(Service *s) {
+        g_autofree char *orphan = NULL;
+        const char *path;
+        guint32 pid;
+        Call c;
+
+        gint64 t0 = now_ns();
+        call_start(s, CW_MANAGER_PATH, CW_MANAGER_IFACE, "Spawn", g_variant_ref(orphan_spawn_params), "(ou)", &c);
+        if (!call_wait(s, &c, "Spawn")) {
+                call_clear(&c);
+                return -1;
+        }
+        g_variant_get(c.reply, "(&ou)", &path, &pid);
+
+        /* Nothing else ends meanwhile: the background children sleep for good. */
+        gint64 deadline = deadline_from_now();
+        while (g_hash_table_size(s->ends) < 2)
+                if (!iterate(deadline)) {
+                        g_autofree char *children = NULL, *file = g_strdup_printf(
+                                "/proc/%d/task/%d/children", (int) s->pid, (int) s->pid);
+                        (void) g_file_get_contents(file, &children, NULL, NULL);
+                        g_autoptr(GString) odd = g_string_new("");
+                        g_auto(GStrv) pids = g_strsplit(children ?: "", " ", -1);
+                        for (guint k = 0; pids[k]; k++) {
+                                g_autofree char *stat = NULL, *sf = g_strdup_printf("/proc/%s/stat", pids[k]);
+                                if (!*pids[k] || !g_file_get_contents(sf, &stat, NULL, NULL))
+                                        continue;
+                                const char *close = strrchr(stat, ')');
+                                if (close && close[2] != 'S')
+                                        g_string_append_printf(odd, " %s(%c)", pids[k], close[2]);
+                        }
+                        g_printerr("children of %d not sleeping:%s\n", (int) s->pid, odd->str);
+                        bench_fail("%s: no end of %s (pid %u) and of its orphan within %d s (%u ends seen%s%s)",
+                                   s->label, path, pid, WAIT_TIMEOUT_S, g_hash_table_size(s->ends),
+                                   g_hash_table_contains(s->ends, path) ? ", the shell's" : "",
+                                   children && strlen(children) < 200 ? children : "");
+                        call_clear(&c);
+                        return -1;
+                }
+        s->n_spawned += 2; /* the shell and its orphan */
+
+        GHashTableIter i;
+        gpointer key, value;
+        gint64 dt = -1;
+        gboolean ok = g_hash_table_size(s->ends) == 2 && g_hash_table_contains(s->ends, path);
+        g_hash_table_iter_init(&i, s->ends);
+        while (g_hash_table_iter_next(&i, &key, &value)) {
+                End *e = value;
+                if (!g_str_equal(e->event, "exited") || e->status != 0) {
+                        bench_fail("%s: %s ended with %s %d", s->label, (char *) key, e->event, e->status);
+                        ok = FALSE;
+                }
+                if (!g_str_equal(key, path)) {
+                        orphan = g_strdup(key);
+                        dt = e->seen_ns - t0;
+                }
+        }
+        if (!ok || !orphan)
+                bench_fail("%s: expected the end of %s and of one orphan", s->label, path);
+        g_hash_table_remove_all(s->ends);
+        ok = ok && orphan && release(s, path) && release(s, orphan);
+        call_clear(&c);
+        return ok ? dt : -1;
+}
+
 /* ---- the background population ---- */
 
 typedef struct Pipeline {
@@ -517,6 +588,8 @@ typedef enum Kind {
         KIND_SERVICE,    /* c */
         KIND_SERVICE_BG, /* d */
         KIND_PING_BG,    /* a on the service with the background children */
+        KIND_ORPHAN,     /* e */
+        KIND_ORPHAN_BG,  /* f */
         _KIND_MAX,
 } Kind;
 
@@ -533,6 +606,8 @@ static const char *const row_label[_ROW_MAX] = {
         [KIND_SERVICE] = "c  Spawn -> StateChanged",
         [KIND_SERVICE_BG] = "d  c with N children",
         [KIND_PING_BG] = "a' Ping with N children",
+        [KIND_ORPHAN] = "e  orphan end (sleep 2 ms)",
+        [KIND_ORPHAN_BG] = "f  e with N children",
         [ROW_SERVICE_REPLY] = "c1 (c: Spawn reply)",
         [ROW_SERVICE_BG_REPLY] = "d1 (d: Spawn reply)",
 };
@@ -577,6 +652,10 @@ static gint64 measure(Kind k, Service *a, Service *b, gint64 *ret_reply_ns) {
                 return measure_service_spawn(b, ret_reply_ns);
         case KIND_PING_BG:
                 return measure_ping(b);
+        case KIND_ORPHAN:
+                return measure_orphan(a);
+        case KIND_ORPHAN_BG:
+                return measure_orphan(b);
         default:
                 g_assert_not_reached();
         }
@@ -711,6 +790,9 @@ int main(int argc, char *argv[]) {
         static const char *const true_argv[] = { "/bin/true", NULL };
         true_spawn_params = g_variant_ref_sink(
                 g_variant_new("(^as@a{sv})", true_argv, g_variant_new_array(G_VARIANT_TYPE("{sv}"), NULL, 0)));
+        static const char *const orphan_argv[] = { "/bin/sh", "-c", "sleep 0.002 & exit 0", NULL };
+        orphan_spawn_params = g_variant_ref_sink(
+                g_variant_new("(^as@a{sv})", orphan_argv, g_variant_new_array(G_VARIANT_TYPE("{sv}"), NULL, 0)));
         g_timeout_add(50, watchdog_tick, NULL);
         for (int k = 0; k < _ROW_MAX; k++)
                 samples[k] = g_array_sized_new(FALSE, FALSE, sizeof(gint64), (guint) iterations);
@@ -766,10 +848,13 @@ int main(int argc, char *argv[]) {
                overhead_bg / st[KIND_PING].p50);
         printf("scale d.p50/c.p50 = %.2f  (d.p99/c.p99 = %.2f)\n", st[KIND_SERVICE_BG].p50 / st[KIND_SERVICE].p50,
                st[KIND_SERVICE_BG].p99 / st[KIND_SERVICE].p99);
+        printf("orphan end, scale f.p50/e.p50 = %.2f  (f.p99/e.p99 = %.2f)\n",
+               st[KIND_ORPHAN_BG].p50 / st[KIND_ORPHAN].p50, st[KIND_ORPHAN_BG].p99 / st[KIND_ORPHAN].p99);
         printf("SUMMARY: overhead %.2f pings (target <= 2), scale with %d children %.2fx (target ~1.0); "
+               "orphan end with %d children %.2fx (target ~1.0); "
                "c %.0f/%.0f us, b %.0f/%.0f us, a %.0f us (p50/p99)\n",
                overhead / st[KIND_PING].p50, children, st[KIND_SERVICE_BG].p50 / st[KIND_SERVICE].p50,
-               st[KIND_SERVICE].p50, st[KIND_SERVICE].p99, st[KIND_LOCAL].p50, st[KIND_LOCAL].p99,
+               children, st[KIND_ORPHAN_BG].p50 / st[KIND_ORPHAN].p50, st[KIND_SERVICE].p50, st[KIND_SERVICE].p99, st[KIND_LOCAL].p50, st[KIND_LOCAL].p99,
                st[KIND_PING].p50);
 
 out:
@@ -785,6 +870,7 @@ out:
         for (int k = 0; k < _ROW_MAX; k++)
                 g_array_unref(samples[k]);
         g_variant_unref(true_spawn_params);
+        g_variant_unref(orphan_spawn_params);
         if (failed)
                 g_printerr("bench-spawn: FAILED (see above)\n");
         return failed ? EXIT_FAILURE : EXIT_SUCCESS;

@@ -11,6 +11,7 @@
 #include <glib.h>
 #include <stdarg.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "cli.h"
 
@@ -123,6 +124,38 @@ static void test_numbers(void) {
         g_assert_cmpint(parse_args(&c, "--max-processes=5", "--max-processes=9", NULL), ==, 0);
         g_assert_cmpuint(c.max_processes, ==, 9);
         config_done(&c);
+}
+
+static void test_tree_mode(void) {
+        Config c;
+
+        g_assert_cmpint(parse_args(&c, NULL), ==, 0);
+        g_assert_cmpint(c.tree_mode, ==, TREE_MODE_AUTO);
+        config_done(&c);
+
+        static const struct {
+                const char *arg;
+                TreeMode mode;
+        } cases[] = {
+                { "--tree-mode=auto", TREE_MODE_AUTO },
+                { "--tree-mode=cgroup", TREE_MODE_CGROUP },
+                { "--tree-mode=process-group", TREE_MODE_PROCESS_GROUP },
+        };
+        for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+                g_assert_cmpint(parse_args(&c, cases[i].arg, NULL), ==, 0);
+                g_assert_cmpint(c.tree_mode, ==, cases[i].mode);
+                g_assert_cmpstr(tree_mode_to_string(c.tree_mode), ==, strchr(cases[i].arg, '=') + 1);
+                config_done(&c);
+        }
+
+        c.tree_mode = TREE_MODE_CGROUP;
+        g_assert_cmpint(parse_args(&c, "--tree-mode=cgroups", NULL), ==, -EINVAL);
+        g_assert_cmpint(parse_args(&c, "--tree-mode=", NULL), ==, -EINVAL);
+        g_assert_cmpint(parse_args(&c, "--tree-mode=Auto", NULL), ==, -EINVAL);
+        g_assert_cmpint(c.tree_mode, ==, TREE_MODE_CGROUP); /* untouched on failure */
+        g_assert_cmpint(tree_mode_from_string(NULL), ==, _TREE_MODE_INVALID);
+        g_assert_null(tree_mode_to_string(_TREE_MODE_MAX));
+        g_assert_null(tree_mode_to_string(_TREE_MODE_INVALID));
 }
 
 static void test_help_version(void) {
@@ -267,6 +300,7 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/cli/bus-options", test_bus_options);
         g_test_add_func("/cli/bus-options-exclusive", test_bus_options_exclusive);
         g_test_add_func("/cli/numbers", test_numbers);
+        g_test_add_func("/cli/tree-mode", test_tree_mode);
         g_test_add_func("/cli/help-version", test_help_version);
         g_test_add_func("/cli/errors", test_errors);
         g_test_add_func("/cli/parse-seconds", test_parse_seconds);

@@ -53,6 +53,7 @@ static const struct {
         { "kill-signal", "i" },
         { "kill-timeout-usec", "t" },
         { "description", "s" },
+        { "tree", "b" }, /* an addition to API.md (issue 3) */
 };
 
 /* API.md: the options Adopt and AdoptPid take. */
