@@ -38,6 +38,7 @@
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -421,15 +422,22 @@ void manager_check_idle(Manager *m) {
                 log_warning("Cannot arm the idle timer: %s", strerror(-r));
 }
 
+static bool is_usable_directory(const char *path) {
+        struct stat st;
+        return path && path[0] == '/' && stat(path, &st) >= 0 && S_ISDIR(st.st_mode) && access(path, X_OK) >= 0;
+}
+
+/* The default cwd of spawned programs: our home, else "/" (API.md). System users often have
+ * a home that does not exist (nobody's is /nonexistent). */
 static char *home_directory(void) {
         struct passwd pw, *result = NULL;
         char buf[4096];
 
-        if (getpwuid_r(getuid(), &pw, buf, sizeof(buf), &result) == 0 && result && result->pw_dir &&
-            result->pw_dir[0] == '/')
+        if (getpwuid_r(getuid(), &pw, buf, sizeof(buf), &result) == 0 && result &&
+            is_usable_directory(result->pw_dir))
                 return strdup(result->pw_dir);
         const char *e = getenv("HOME");
-        return strdup(e && e[0] == '/' ? e : "/");
+        return strdup(is_usable_directory(e) ? e : "/");
 }
 
 /* Whether the kernel keeps the exit status of a reaped process for pidfd holders. */
@@ -526,8 +534,9 @@ int manager_new(Manager **ret, sd_event *event, const Config *config) {
         if (r < 0)
                 goto fail;
         (void) sd_event_source_set_enabled(m->scan_source, SD_EVENT_OFF);
-        /* Below the bus: a scan is housekeeping, callers come first. */
-        (void) sd_event_source_set_priority(m->scan_source, SD_EVENT_PRIORITY_IDLE);
+        /* Level with the bus, not below: a stream of calls must not starve it, since
+         * orphans that SIGCHLD coalescing hid stay zombies until a scan. */
+        (void) sd_event_source_set_priority(m->scan_source, SD_EVENT_PRIORITY_NORMAL);
 
         r = sd_event_add_time(event, &m->group_poll_source, CLOCK_MONOTONIC, 0, 10 * 1000, manager_on_group_poll,
                               m);

@@ -256,7 +256,9 @@ static int build_options(sd_bus_message *m, Input *in) {
                                 [SPAWN_OPTION_KILL_SIGNAL] = "i",
                                 [SPAWN_OPTION_KILL_TIMEOUT_USEC] = "t",
                                 [SPAWN_OPTION_DESCRIPTION] = "s",
+                                [SPAWN_OPTION_TREE] = "b",
                         };
+                        _Static_assert(_SPAWN_OPTION_MAX == 16, "every option needs its type here");
                         sig = own[k % _SPAWN_OPTION_MAX];
                 } else
                         sig = signatures[t % ELEMENTSOF(signatures)];

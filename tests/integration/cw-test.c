@@ -21,6 +21,10 @@ gboolean cw_under_valgrind(void) {
         return g_getenv("CHILDWATCH_TEST_VALGRIND") != NULL;
 }
 
+const char *cw_test_services_dir(void) {
+        return CW_TEST_SERVICES_DIR;
+}
+
 static pid_t watcher_pid;
 static GHashTable *list_children(void);
 static void remember_watcher(GHashTable *before);
@@ -280,12 +284,70 @@ static void reap_and_kill_leftovers(void) {
         }
 }
 
+/* The pid of the service that owns its name on the bus of @conn now, or 0 when none does.
+ * Unlike cw_service_pid(), it never activates the service. */
+static pid_t running_service_pid(GDBusConnection *conn) {
+        g_autoptr(GError) error = NULL;
+        guint32 pid = 0;
+        g_autoptr(GVariant) r = g_dbus_connection_call_sync(
+                conn, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                "GetConnectionUnixProcessID", g_variant_new("(s)", CW_NAME), G_VARIANT_TYPE("(u)"),
+                G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, NULL, &error);
+
+        if (!r) {
+                g_autofree char *remote = g_dbus_error_get_remote_error(error);
+                if (g_strcmp0(remote, "org.freedesktop.DBus.Error.NameHasNoOwner") != 0)
+                        g_error("GetConnectionUnixProcessID(%s): %s", CW_NAME, error->message);
+                return 0;
+        }
+        g_variant_get(r, "(u)", &pid);
+        g_assert_cmpuint(pid, >, 0);
+        return (pid_t) pid;
+}
+
+static gboolean has_no_zombies(gpointer pid) {
+        return cw_count_zombies(GPOINTER_TO_INT(pid)) == 0;
+}
+
+/* "pid (comm), ..." of the zombie children of @parent. */
+static char *describe_zombies(pid_t parent) {
+        g_autoptr(GString) s = g_string_new(NULL);
+        g_autoptr(GDir) dir = g_dir_open("/proc", 0, NULL);
+        const char *name;
+
+        while (dir && (name = g_dir_read_name(dir))) {
+                pid_t pid = (pid_t) g_ascii_strtoll(name, NULL, 10);
+                CwProcStat st;
+                if (pid <= 0 || !cw_proc_stat(pid, &st) || st.ppid != parent || st.state != 'Z')
+                        continue;
+                g_string_append_printf(s, "%s%d (%s)", s->len ? ", " : "", (int) pid, st.comm);
+        }
+        return g_string_free(g_steal_pointer(&s), FALSE);
+}
+
+/* The service never leaves a zombie (API.md: every child is reaped after its terminal event).
+ * A test may end while an exit is still on its way through the service's event loop, so this
+ * waits a little (bounded) before it fails the test with the zombies it found. */
+static void assert_service_has_no_zombies(pid_t service) {
+        guint timeout_ms = cw_timeout_ms(2000);
+
+        if (cw_wait_until(has_no_zombies, GINT_TO_POINTER(service), timeout_ms))
+                return;
+        g_autofree char *zombies = describe_zombies(service);
+        if (zombies[0]) /* else the last one went away just now */
+                g_test_fail_printf("the service (pid %d) still has zombie children %u ms after the test: %s",
+                                   (int) service, timeout_ms, zombies);
+}
+
 void cw_fixture_teardown(CwFixture *f, gconstpointer data) {
         g_autofree char *status = NULL;
+        pid_t running = f->conn ? running_service_pid(f->conn) : 0;
 
-        if (f->conn && cw_name_has_owner(f->conn)) {
-                pid_t pid = f->service_pid ? f->service_pid : cw_service_pid(f);
-                g_assert_cmpint(kill(pid, SIGTERM), ==, 0);
+        if (running > 0) {
+                assert_service_has_no_zombies(running);
+                if (f->service_pid == 0)
+                        f->service_pid = running;
+                g_assert_cmpint(kill(running, SIGTERM), ==, 0);
         }
         /* The service ran if it left a status file or is about to: wait for it (bounded). */
         if (f->service_pid || g_file_test(f->status_file, G_FILE_TEST_EXISTS)) {

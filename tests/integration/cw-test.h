@@ -45,11 +45,16 @@ gboolean cw_under_valgrind(void);
 /* Timeouts scale when the service runs under valgrind. */
 guint cw_timeout_ms(guint base_ms);
 
+/* The service directory the test buses activate childwatchd from (this build's). */
+const char *cw_test_services_dir(void);
+
 /* Starts a private bus; @daemon_args go to the activated service (e.g. "--idle-timeout=1"). */
 void cw_fixture_setup_with_args(CwFixture *f, const char *daemon_args);
 void cw_fixture_setup(CwFixture *f, gconstpointer data);
-/* Stops the service with SIGTERM, asserts it exited 0, takes the bus down and
- * reaps or kills every process the test left behind. */
+/* If the service runs, fails the test when it keeps a zombie child (after a bounded wait,
+ * cw_timeout_ms(2000), for exits still in flight); then stops it with SIGTERM, asserts it
+ * exited 0, takes the bus down and reaps or kills every process the test left behind.
+ * A service that is not running is not activated for this. */
 void cw_fixture_teardown(CwFixture *f, gconstpointer data);
 
 /* A further client connection to the test bus. */

@@ -15,9 +15,11 @@
 #include <gio/gunixfdlist.h>
 #include <signal.h>
 #include <stdio.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/pidfd.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -686,6 +688,336 @@ static void test_service_itself(CwFixture *f, gconstpointer data) {
         cw_assert_service_alive(f, service);
 }
 
+/* ---- 2b. another user's process: AccessDenied ----
+ *
+ * A session-type bus refuses clients of another uid, so a root client cannot stand in for
+ * another user. Instead the root test case starts a process as root and runs the hidden
+ * sub-test below as nobody (setpriv): that run brings up its own bus, so the bus, the
+ * activated service and the client all run as nobody, and root's process is another
+ * user's to all of them. */
+
+#define NOBODY_ID 65534
+#define FOREIGN_PID_ENV "CW_TEST_ADOPT_FOREIGN_PID"
+#define AS_NOBODY_PATH "/adopt/error/access-denied/subprocess/as-nobody"
+#define ACCESS_DENIED "org.freedesktop.DBus.Error.AccessDenied"
+
+/* The real and effective uid of @pid (the first two fields of Uid: in /proc/PID/status). */
+static void proc_uids(pid_t pid, uid_t *ret_ruid, uid_t *ret_euid) {
+        char path[64];
+        g_snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
+        g_autofree char *uids = cw_proc_status_field(path, "Uid");
+        unsigned ruid, euid;
+
+        g_assert_nonnull(uids);
+        g_assert_cmpint(sscanf(uids, "%u %u", &ruid, &euid), ==, 2);
+        *ret_ruid = (uid_t) ruid;
+        *ret_euid = (uid_t) euid;
+}
+
+static guint64 proc_status_hex(pid_t pid, const char *field) {
+        char path[64];
+        g_snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
+        g_autofree char *value = cw_proc_status_field(path, field);
+        g_assert_nonnull(value);
+        return g_ascii_strtoull(value, NULL, 16);
+}
+
+static void test_access_denied_as_nobody(CwFixture *f, gconstpointer data) {
+        /* Run as nobody by /adopt/error/access-denied, with root's process in FOREIGN_PID_ENV:
+         * AdoptPid and Adopt of it are AccessDenied, whatever the options, and leave nothing
+         * watched; processes of nobody's own are adopted, signalled and killed as usual. */
+        const char *foreign_text = g_getenv(FOREIGN_PID_ENV);
+        g_autoptr(GError) error = NULL;
+        uid_t ruid, euid;
+        Local own, own_fd;
+        EndCall kill_call;
+
+        if (!foreign_text) {
+                g_test_skip("only run by /adopt/error/access-denied, as another user");
+                return;
+        }
+        pid_t foreign = (pid_t) g_ascii_strtoll(foreign_text, NULL, 10);
+        g_assert_cmpint(foreign, >, 0);
+
+        /* Unprivileged indeed, and the process is root's. */
+        g_assert_cmpuint(getuid(), ==, NOBODY_ID);
+        g_assert_cmpuint(geteuid(), ==, NOBODY_ID);
+        g_assert_cmpuint(getgid(), ==, NOBODY_ID);
+        g_assert_cmpuint(proc_status_hex(getpid(), "CapEff"), ==, 0);
+        proc_uids(foreign, &ruid, &euid);
+        g_assert_cmpuint(ruid, ==, 0);
+        g_assert_cmpuint(euid, ==, 0);
+        /* The service that answers runs as nobody too. */
+        pid_t service = cw_service_pid(f);
+        proc_uids(service, &ruid, &euid);
+        g_assert_cmpuint(ruid, ==, NOBODY_ID);
+        g_assert_cmpuint(euid, ==, NOBODY_ID);
+
+        /* pidfd_open() needs no privilege: the pidfd of root's process is ours to pass. */
+        int fd = open_pidfd(foreign);
+        assert_adopt_pid_fails(f->conn, (guint32) foreign, NULL, ACCESS_DENIED);
+        assert_adopt_fd_fails(f->conn, fd, NULL, ACCESS_DENIED);
+        /* Options that would act on it change nothing. */
+        assert_adopt_pid_fails(f->conn, (guint32) foreign,
+                               g_variant_new_parsed("{'kill-on-release': <true>, 'watch-bus': <true>, "
+                                                    "'kill-timeout-usec': <uint64 0>}"),
+                               ACCESS_DENIED);
+        assert_adopt_fd_fails(f->conn, fd, g_variant_new_parsed("{'kill-on-release': <true>, 'kill-signal': <9>}"),
+                              ACCESS_DENIED);
+        /* Refused for a client that then leaves the bus: nothing is there for watch-bus to act on. */
+        g_autoptr(GDBusConnection) other = cw_fixture_new_connection(f);
+        assert_adopt_pid_fails(other, (guint32) foreign, g_variant_new_parsed("{'watch-bus': <true>}"),
+                               ACCESS_DENIED);
+        assert_adopt_fd_fails(other, fd, g_variant_new_parsed("{'watch-bus': <true>}"), ACCESS_DENIED);
+        g_assert_true(g_dbus_connection_close_sync(other, NULL, &error));
+        g_assert_no_error(error);
+
+        /* Nothing watched, nothing told, and the process runs on (the root test checks more). */
+        g_assert_cmpuint(cw_list_processes_count(f), ==, 0);
+        g_autofree char *found = get_process(f, (guint32) foreign, &error);
+        g_assert_null(found);
+        cw_assert_dbus_error(error, CW_ERROR("NoSuchProcess"));
+        g_clear_error(&error);
+        cw_spin(300);
+        g_assert_cmpuint(f->signals->len, ==, 0);
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        g_assert_cmpint(poll(&p, 1, 0), ==, 0);
+        g_assert_cmpint(close(fd), ==, 0);
+        g_assert_true(pid_runs_sleep(GINT_TO_POINTER(foreign)));
+        g_assert_true(pid_not_stopped(GINT_TO_POINTER(foreign)));
+
+        /* The control: nobody's own processes, by pid and by pidfd, are adopted as usual. */
+        local_start(&own, sleep_argv, TRUE);
+        local_start(&own_fd, sleep_argv, TRUE);
+        g_autofree char *path = adopt_pid(f, own.pid, NULL);
+        fd = open_pidfd(own_fd.pid);
+        guint32 got = 0;
+        g_autofree char *path_fd = adopt_fd_full(f->conn, fd, NULL, &got, &error);
+        g_assert_no_error(error);
+        g_assert_nonnull(path_fd);
+        g_assert_cmpuint(got, ==, (guint32) own_fd.pid);
+        g_assert_cmpint(close(fd), ==, 0);
+        g_assert_cmpuint(cw_list_processes_count(f), ==, 2);
+        g_assert_cmpuint(cw_get_u32(f->conn, path, CW_PROCESS_IFACE, "Uid"), ==, NOBODY_ID);
+        g_assert_cmpuint(cw_get_u32(f->conn, path, CW_PROCESS_IFACE, "OwnerUid"), ==, NOBODY_ID);
+        g_assert_cmpuint(cw_get_u32(f->conn, path_fd, CW_PROCESS_IFACE, "Uid"), ==, NOBODY_ID);
+        assert_running_quietly(f, path, own.pid);
+        assert_running_quietly(f, path_fd, own_fd.pid);
+
+        /* The service can act on them: SendSignal and Kill. */
+        cw_send_signal(f->conn, path, SIGTERM, FALSE, &error);
+        g_assert_no_error(error);
+        local_wait_reaped(&own, 5000);
+        assert_local_killed_by(&own, SIGTERM);
+        assert_ended(f, path, "killed", SIGTERM);
+        end_call_start(&kill_call, f->conn, path_fd, "Kill", g_variant_new("(t)", (guint64) 10000000));
+        end_call_finish(&kill_call, "killed", SIGTERM, 5000);
+        assert_local_killed_by(&own_fd, SIGTERM);
+        assert_ended(f, path_fd, "killed", SIGTERM);
+        cw_release(f->conn, path);
+        cw_release(f->conn, path_fd);
+        g_assert_cmpuint(cw_list_processes_count(f), ==, 0);
+        local_cleanup(&own);
+        local_cleanup(&own_fd);
+
+        /* And it still serves: a Spawn without cwd too, although nobody's home in passwd,
+         * /nonexistent, does not exist (the default cwd then falls back). */
+        cw_assert_service_alive(f, service);
+}
+
+/* Fails unless every directory above @path can be searched by others and @path itself can be
+ * read (and, with @exec, executed) by them. */
+static void assert_usable_by_others(const char *path, gboolean exec) {
+        g_autofree char *p = g_strdup(path);
+        struct stat st;
+
+        g_assert_true(g_path_is_absolute(p));
+        g_assert_cmpint(stat(p, &st), ==, 0);
+        if (!(st.st_mode & S_IROTH) || (exec && !(st.st_mode & S_IXOTH)))
+                g_error("%s has mode %o: nobody cannot %s it", p, st.st_mode & 07777, exec ? "run" : "read");
+        for (int depth = 0; depth < 256 && !g_str_equal(p, "/"); depth++) {
+                char *dir = g_path_get_dirname(p);
+                g_free(p);
+                p = dir;
+                g_assert_cmpint(stat(p, &st), ==, 0);
+                if (!(st.st_mode & S_IXOTH))
+                        g_error("directory %s has mode %o: nobody cannot reach %s", p, st.st_mode & 07777, path);
+        }
+}
+
+/* The daemon the test service wrapper runs (its line daemon='...'), or NULL. */
+static char *wrapper_daemon(const char *wrapper) {
+        g_autofree char *text = NULL;
+        g_assert_true(g_file_get_contents(wrapper, &text, NULL, NULL));
+        g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+        for (char **l = lines; *l; l++)
+                if (g_str_has_prefix(*l, "daemon='") && g_str_has_suffix(*l, "'") && strlen(*l) > 9)
+                        return g_strndup(*l + 8, strlen(*l) - 9);
+        return NULL;
+}
+
+typedef struct SubRun {
+        gboolean done;
+        GBytes *output;
+        GError *error;
+} SubRun;
+
+static void on_sub_run_done(GObject *source, GAsyncResult *result, gpointer data) {
+        SubRun *s = data;
+        (void) g_subprocess_communicate_finish(G_SUBPROCESS(source), result, &s->output, NULL, &s->error);
+        s->done = TRUE;
+}
+
+static gboolean sub_run_done(gpointer data) {
+        return ((SubRun *) data)->done;
+}
+
+/* What is wrong with the TAP output of the run as nobody (NULL when nothing): its one test must
+ * have passed (not skipped), under the plan 1..1, and nothing failed or bailed out. */
+static char *sub_run_tap_failure(const char *output) {
+        g_auto(GStrv) lines = g_strsplit(output, "\n", -1);
+        gboolean passed = FALSE, plan = FALSE;
+
+        for (char **l = lines; *l; l++) {
+                if (g_str_has_prefix(*l, "not ok") || g_str_has_prefix(*l, "Bail out!"))
+                        return g_strdup(*l);
+                if (g_str_equal(*l, "ok 1 " AS_NOBODY_PATH))
+                        passed = TRUE;
+                else if (g_str_has_prefix(*l, "ok "))
+                        return g_strdup_printf("unexpected result: %s", *l);
+                else if (g_str_equal(*l, "1..1"))
+                        plan = TRUE;
+                else if (g_regex_match_simple("^[0-9]+\\.\\.[0-9]+", *l, 0, 0))
+                        return g_strdup_printf("unexpected plan: %s", *l);
+        }
+        if (!passed || !plan)
+                return g_strdup("no \"ok 1 " AS_NOBODY_PATH "\" under the plan 1..1");
+        return NULL;
+}
+
+static void test_access_denied(CwFixture *f, gconstpointer data) {
+        /* Adopt and AdoptPid of another user's process: AccessDenied (API.md), tested with
+         * root's process and a client, bus and service that all run as nobody. */
+        const char *sleep_long[] = { "sleep", "300", NULL };
+        g_autoptr(GError) error = NULL;
+        Local target;
+        SubRun run = { 0 };
+        siginfo_t si;
+
+        if (getuid() != 0 || geteuid() != 0) {
+                g_test_skip("needs root, to start a process of one user and a client of another");
+                return;
+        }
+        g_autofree char *setpriv = g_find_program_in_path("setpriv");
+        if (!setpriv) {
+                g_test_skip("needs setpriv (util-linux) to run the client as nobody");
+                return;
+        }
+        if (cw_under_valgrind()) {
+                /* The service has no pidfds under valgrind 3.19: Adopt and AdoptPid answer
+                 * NotSupported before any uid is looked at (see features-and-fallback). */
+                g_test_skip("adoption needs pidfds, which the service has not under valgrind");
+                return;
+        }
+
+        /* What nobody runs must be reachable by nobody. */
+        g_autofree char *self = g_file_read_link("/proc/self/exe", &error);
+        g_assert_no_error(error);
+        assert_usable_by_others(self, TRUE);
+        g_autofree char *wrapper = g_build_filename(cw_test_services_dir(), "childwatchd-test-wrapper", NULL);
+        g_autofree char *activation = g_build_filename(cw_test_services_dir(), CW_NAME ".service", NULL);
+        assert_usable_by_others(wrapper, FALSE);
+        assert_usable_by_others(activation, FALSE);
+        g_autofree char *daemon = wrapper_daemon(wrapper);
+        g_assert_nonnull(daemon);
+        assert_usable_by_others(daemon, TRUE);
+
+        /* Root's process, and a home of nobody's: HOME, TMPDIR and XDG_RUNTIME_DIR. */
+        local_start(&target, sleep_long, FALSE);
+        if (!cw_wait_until(pid_runs_sleep, GINT_TO_POINTER(target.pid), cw_timeout_ms(5000)))
+                g_error("process %d did not exec sleep", target.pid);
+        int target_fd = open_pidfd(target.pid);
+        g_autofree char *home = cw_make_tmpdir();
+        g_autofree char *home_parent = g_path_get_dirname(home);
+        assert_usable_by_others(home_parent, FALSE);
+        g_assert_cmpint(chown(home, NOBODY_ID, NOBODY_ID), ==, 0);
+        g_assert_cmpint(chmod(home, 0700), ==, 0);
+
+        g_auto(GStrv) env = g_get_environ();
+        static const char *const unset[] = { "DBUS_SESSION_BUS_ADDRESS", "DBUS_STARTER_ADDRESS",
+                                             "DBUS_STARTER_BUS_TYPE", "DISPLAY", "XDG_CONFIG_HOME",
+                                             "XDG_CACHE_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME",
+                                             "CHILDWATCH_TEST_STATUS_FILE", "CHILDWATCH_TEST_ARGS",
+                                             "CHILDWATCH_TEST_VALGRIND_LOG", NULL };
+        for (const char *const *u = unset; *u; u++)
+                env = g_environ_unsetenv(env, *u);
+        env = g_environ_setenv(env, "HOME", home, TRUE);
+        env = g_environ_setenv(env, "TMPDIR", home, TRUE);
+        env = g_environ_setenv(env, "XDG_RUNTIME_DIR", home, TRUE);
+        g_autofree char *target_text = g_strdup_printf("%d", (int) target.pid);
+        env = g_environ_setenv(env, FOREIGN_PID_ENV, target_text, TRUE);
+
+        g_autoptr(GSubprocessLauncher) launcher =
+                g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE);
+        g_subprocess_launcher_set_environ(launcher, env);
+        g_subprocess_launcher_set_cwd(launcher, home);
+        char uid_arg[32], gid_arg[32];
+        g_snprintf(uid_arg, sizeof(uid_arg), "--reuid=%d", NOBODY_ID);
+        g_snprintf(gid_arg, sizeof(gid_arg), "--regid=%d", NOBODY_ID);
+        const char *const argv[] = { setpriv, uid_arg, gid_arg, "--clear-groups", "--", self,
+                                     "--tap", "-p", AS_NOBODY_PATH, NULL };
+        g_autoptr(GSubprocess) sub = g_subprocess_launcher_spawnv(launcher, argv, &error);
+        g_assert_no_error(error);
+        g_subprocess_communicate_async(sub, NULL, NULL, on_sub_run_done, &run);
+        if (!cw_wait_until(sub_run_done, &run, cw_timeout_ms(60000))) {
+                g_test_message("the run as nobody did not end within %u ms: killing it", cw_timeout_ms(60000));
+                g_subprocess_force_exit(sub);
+                if (!cw_wait_until(sub_run_done, &run, cw_timeout_ms(10000)))
+                        g_error("the run as nobody did not end, even after SIGKILL");
+        }
+        g_assert_no_error(run.error);
+
+        gsize size = 0;
+        const char *bytes = run.output ? g_bytes_get_data(run.output, &size) : NULL;
+        g_autofree char *output = g_strndup(bytes ? bytes : "", size);
+        g_clear_pointer(&run.output, g_bytes_unref);
+        g_auto(GStrv) lines = g_strsplit(output, "\n", -1);
+        for (char **l = lines; *l; l++)
+                if (**l)
+                        g_test_message("as nobody: %s", *l);
+        /* Its exit status and its TAP output each fail this test; cleaned up first, and the
+         * teardown reaps what the run may have left to us (its bus, its service). */
+        g_autofree char *failure = NULL;
+        if (!g_spawn_check_wait_status(g_subprocess_get_status(sub), &error))
+                failure = g_strdup(error->message);
+        else
+                failure = sub_run_tap_failure(output);
+        if (failure) {
+                (void) close(target_fd);
+                local_cleanup(&target);
+                cw_remove_tmpdir(home);
+                g_test_fail_printf("the run as nobody failed: %s", failure);
+                return;
+        }
+
+        /* Root's process is untouched: running, not stopped or continued, no signal pending. */
+        struct pollfd p = { .fd = target_fd, .events = POLLIN };
+        g_assert_cmpint(poll(&p, 1, 0), ==, 0);
+        g_assert_true(pid_runs_sleep(GINT_TO_POINTER(target.pid)));
+        g_assert_true(pid_not_stopped(GINT_TO_POINTER(target.pid)));
+        memset(&si, 0, sizeof(si));
+        g_assert_cmpint(waitid(P_PID, (id_t) target.pid, &si, WEXITED | WSTOPPED | WCONTINUED | WNOHANG | WNOWAIT),
+                        ==, 0);
+        g_assert_cmpint(si.si_pid, ==, 0);
+        g_assert_cmpuint(proc_status_hex(target.pid, "SigPnd"), ==, 0);
+        g_assert_cmpuint(proc_status_hex(target.pid, "ShdPnd"), ==, 0);
+
+        g_assert_cmpint(close(target_fd), ==, 0);
+        local_cleanup(&target);
+        assert_local_killed_by(&target, SIGKILL);
+        cw_remove_tmpdir(home);
+}
+
 /* ---- 3. how it ended ---- */
 
 static void test_exited(CwFixture *f, gconstpointer data) {
@@ -1216,6 +1548,9 @@ int main(int argc, char **argv) {
         ADD("error/not-a-pidfd", test_not_a_pidfd);
         ADD("error/already-watched", test_already_watched);
         ADD("error/service-itself", test_service_itself);
+        ADD("error/access-denied", test_access_denied);
+        /* Hidden (a "/subprocess" path runs only when named with -p): run as nobody by the above. */
+        ADD("error/access-denied/subprocess/as-nobody", test_access_denied_as_nobody);
 
         ADD("end/exited", test_exited);
         ADD("end/exited-waitpid", test_exited_zero_waitpid);
