@@ -132,6 +132,15 @@ static int method_get_process(sd_bus_message *m, void *userdata, sd_bus_error *e
         if (r < 0)
                 return r;
         Child *c = pid > 0 && pid <= INT32_MAX ? manager_get_child_by_pid(manager, (pid_t) pid) : NULL;
+        if (c && manager->multi_user) {
+                /* Another user's process does not exist for the caller. */
+                Client *client;
+                r = client_get(manager, m, &client);
+                if (r < 0)
+                        return r;
+                if (!manager_may_see(manager, client->uid, c))
+                        c = NULL;
+        }
         if (!c || !c->has_object)
                 return sd_bus_error_setf(error, CW_ERROR_NO_SUCH_PROCESS, "No watched process has pid %u.", pid);
 
@@ -152,11 +161,20 @@ static int method_list_processes(sd_bus_message *m, void *userdata, sd_bus_error
         Child *c;
         int r;
 
+        uid_t uid = 0;
+        if (manager->multi_user) {
+                Client *client;
+                r = client_get(manager, m, &client);
+                if (r < 0)
+                        return r;
+                uid = client->uid;
+        }
         list = malloc((hashmap_size(&manager->children_by_id) + 1) * sizeof(Child *));
         if (!list)
                 return -ENOMEM;
         HASHMAP_FOREACH(c, &manager->children_by_id, i)
-                list[n++] = c;
+                if (manager_may_see(manager, uid, c))
+                        list[n++] = c;
         qsort(list, n, sizeof(Child *), compare_by_id);
 
         r = sd_bus_message_new_method_return(m, &reply);
@@ -192,6 +210,8 @@ static int property_get_features(sd_bus *bus, const char *path, const char *inte
         if (m->subreaper)
                 features[n++] = "subreaper";
         features[n++] = m->tree_mode == TREE_MODE_CGROUP ? "tree-cgroup" : "tree-process-group";
+        if (m->multi_user)
+                features[n++] = "multi-user";
 
         r = sd_bus_message_open_container(reply, 'a', "s");
         if (r < 0)

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "bus-errors.h"
@@ -263,13 +265,41 @@ static const sd_bus_vtable process_vtable[] = {
         SD_BUS_VTABLE_END
 };
 
+/* Multi-user mode: the uid of whoever sd-bus is answering, to hide other users' objects.
+ * No current message: our own emission (which goes to the owner alone anyway). */
+static int caller_uid(Manager *m, sd_bus *bus, uid_t *ret) {
+        sd_bus_message *msg = sd_bus_get_current_message(bus);
+        Client *client;
+        uint8_t type = 0;
+        int r;
+
+        if (msg)
+                (void) sd_bus_message_get_type(msg, &type);
+        if (!m->multi_user || type != SD_BUS_MESSAGE_METHOD_CALL) {
+                *ret = 0;
+                return 0;
+        }
+        r = client_get(m, msg, &client);
+        if (r < 0)
+                return r;
+        *ret = client->uid;
+        return 0;
+}
+
 static int process_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **ret_found,
                         sd_bus_error *error) {
         Manager *m = userdata;
         Child *c = manager_get_child_by_id(m, child_id_from_path(path));
+        uid_t uid;
+        int r;
 
         if (!c)
                 return 0;
+        r = caller_uid(m, bus, &uid);
+        if (r < 0)
+                return r;
+        if (!manager_may_see(m, uid, c))
+                return 0; /* UnknownObject, as for an object that never was */
         *ret_found = c;
         return 1;
 }
@@ -279,12 +309,19 @@ static int process_enumerate(sd_bus *bus, const char *prefix, void *userdata, ch
         Manager *m = userdata;
         size_t n = 0;
         Child *c;
+        uid_t uid;
+        int r;
 
+        r = caller_uid(m, bus, &uid);
+        if (r < 0)
+                return r;
         char **l = calloc(hashmap_size(&m->children_by_id) + 1, sizeof(char *));
         if (!l)
                 return -ENOMEM;
         HASHMAP_FOREACH(c, &m->children_by_id, i) {
                 char buf[CHILD_PATH_MAX];
+                if (!manager_may_see(m, uid, c))
+                        continue;
                 l[n] = strdup(child_object_path(c, buf));
                 if (!l[n]) {
                         strv_free(l);
@@ -306,52 +343,226 @@ int bus_process_register(Manager *m) {
         return sd_bus_add_node_enumerator(m->bus, NULL, CHILD_PATH_PREFIX, process_enumerate, m);
 }
 
-void bus_process_emit_added(Child *c) {
-        char buf[CHILD_PATH_MAX];
-        int r = sd_bus_emit_object_added(c->manager->bus, child_object_path(c, buf));
+/* ---- signals ----
+ *
+ * On the session bus sd-bus's emitters broadcast them, so that busctl monitor sees them. In
+ * multi-user mode each goes to the process's owner alone (sd-bus's emitters cannot address
+ * a recipient), built here from the same vtable that answers Properties.Get. */
+
+static const char *const state_properties[] = {
+        "State", "ExitStatus", "ExitTimestamp", "UserTimeUSec", "SystemTimeUSec", NULL,
+};
+static const char *const tree_properties[] = {
+        "TreeRunning", "TreeUserTimeUSec", "TreeSystemTimeUSec", "TreeMemoryPeak", NULL,
+};
+/* The interfaces sd-bus lists for a process object in GetManagedObjects. */
+static const char *const object_interfaces[] = {
+        "org.freedesktop.DBus.Peer", "org.freedesktop.DBus.Introspectable", "org.freedesktop.DBus.Properties",
+        CW_PROCESS_INTERFACE, NULL,
+};
+
+static bool name_in(const char *const *names, const char *name) {
+        if (!names)
+                return true;
+        for (; *names; names++)
+                if (strcmp(*names, name) == 0)
+                        return true;
+        return false;
+}
+
+static int append_property(Child *c, sd_bus_message *m, const char *path, const sd_bus_vtable *v) {
+        const char *sig = v->x.property.signature;
+        const void *field = (const uint8_t *) c + v->x.property.offset;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r;
+
+        r = sd_bus_message_open_container(m, 'e', "sv");
         if (r < 0)
-                log_debug("Cannot announce %s: %s", buf, strerror(-r));
+                return r;
+        r = sd_bus_message_append_basic(m, 's', v->x.property.member);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(m, 'v', sig);
+        if (r < 0)
+                return r;
+        if (v->x.property.get) {
+                r = v->x.property.get(c->manager->bus, path, CW_PROCESS_INTERFACE, v->x.property.member, m, c,
+                                      &error);
+                sd_bus_error_free(&error);
+        } else if (strchr("tuib", sig[0]) && !sig[1])
+                /* Fields read by offset have the size of their D-Bus type, as sd-bus assumes. */
+                r = sd_bus_message_append_basic(m, sig[0], field);
+        else
+                r = -EINVAL;
+        if (r < 0)
+                return r;
+        r = sd_bus_message_close_container(m);
+        if (r < 0)
+                return r;
+        return sd_bus_message_close_container(m);
+}
+
+/* a{sv} of the properties in @names (NULL: all). */
+static int append_properties(Child *c, sd_bus_message *m, const char *path, const char *const *names) {
+        int r;
+
+        r = sd_bus_message_open_container(m, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        for (const sd_bus_vtable *v = process_vtable; v->type != _SD_BUS_VTABLE_END; v++) {
+                if (v->type != _SD_BUS_VTABLE_PROPERTY || !name_in(names, v->x.property.member))
+                        continue;
+                r = append_property(c, m, path, v);
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_close_container(m);
+}
+
+/* Whom a signal about @c goes to in multi-user mode: its owner while connected, else nobody. */
+static const char *signal_recipient(Child *c) {
+        return c->owner && c->owner_name && c->owner_name[0] ? c->owner_name : NULL;
+}
+
+static int send_to_owner(Child *c, sd_bus_message *m) {
+        int r = sd_bus_message_set_destination(m, signal_recipient(c));
+        if (r < 0)
+                return r;
+        return sd_bus_send(c->manager->bus, m, NULL);
+}
+
+static int unicast_properties_changed(Child *c, const char *path, const char *const *names) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        int r;
+
+        r = sd_bus_message_new_signal(c->manager->bus, &m, path, "org.freedesktop.DBus.Properties",
+                                      "PropertiesChanged");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append_basic(m, 's', CW_PROCESS_INTERFACE);
+        if (r < 0)
+                return r;
+        r = append_properties(c, m, path, names);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "as", 0);
+        if (r < 0)
+                return r;
+        return send_to_owner(c, m);
+}
+
+static int unicast_interfaces(Child *c, const char *path, bool added) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        int r;
+
+        r = sd_bus_message_new_signal(c->manager->bus, &m, CW_MANAGER_PATH, "org.freedesktop.DBus.ObjectManager",
+                                      added ? "InterfacesAdded" : "InterfacesRemoved");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append_basic(m, 'o', path);
+        if (r < 0)
+                return r;
+        if (!added) {
+                r = sd_bus_message_append_strv(m, (char **) object_interfaces);
+                if (r < 0)
+                        return r;
+                return send_to_owner(c, m);
+        }
+        r = sd_bus_message_open_container(m, 'a', "{sa{sv}}");
+        if (r < 0)
+                return r;
+        for (const char *const *i = object_interfaces; *i; i++) {
+                r = sd_bus_message_open_container(m, 'e', "sa{sv}");
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_append_basic(m, 's', *i);
+                if (r < 0)
+                        return r;
+                if (strcmp(*i, CW_PROCESS_INTERFACE) == 0)
+                        r = append_properties(c, m, path, NULL);
+                else
+                        r = sd_bus_message_append(m, "a{sv}", 0);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_close_container(m);
+                if (r < 0)
+                        return r;
+        }
+        r = sd_bus_message_close_container(m);
+        if (r < 0)
+                return r;
+        return send_to_owner(c, m);
+}
+
+static void emit_interfaces(Child *c, bool added) {
+        char buf[CHILD_PATH_MAX];
+        const char *path = child_object_path(c, buf);
+        int r;
+
+        if (!c->manager->multi_user)
+                r = added ? sd_bus_emit_object_added(c->manager->bus, path)
+                          : sd_bus_emit_object_removed(c->manager->bus, path);
+        else
+                r = signal_recipient(c) ? unicast_interfaces(c, path, added) : 0;
+        if (r < 0)
+                log_debug("Cannot announce the %s of %s: %s", added ? "addition" : "removal", path, strerror(-r));
+}
+
+void bus_process_emit_added(Child *c) {
+        emit_interfaces(c, true);
 }
 
 void bus_process_emit_removed(Child *c) {
-        char buf[CHILD_PATH_MAX];
-        int r = sd_bus_emit_object_removed(c->manager->bus, child_object_path(c, buf));
-        if (r < 0)
-                log_debug("Cannot announce the removal of %s: %s", buf, strerror(-r));
+        emit_interfaces(c, false);
 }
 
 void bus_process_emit_state_changed(Child *c, ChildEvent event, int status) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         char buf[CHILD_PATH_MAX];
-        int r = sd_bus_emit_signal(c->manager->bus, child_object_path(c, buf), CW_PROCESS_INTERFACE,
-                                   "StateChanged", "si", child_event_to_string(event), status);
+        const char *path = child_object_path(c, buf);
+        int r;
+
+        if (!c->manager->multi_user)
+                r = sd_bus_emit_signal(c->manager->bus, path, CW_PROCESS_INTERFACE, "StateChanged", "si",
+                                       child_event_to_string(event), status);
+        else if (!signal_recipient(c))
+                r = 0;
+        else {
+                r = sd_bus_message_new_signal(c->manager->bus, &m, path, CW_PROCESS_INTERFACE, "StateChanged");
+                if (r >= 0)
+                        r = sd_bus_message_append(m, "si", child_event_to_string(event), status);
+                if (r >= 0)
+                        r = send_to_owner(c, m);
+        }
         if (r < 0)
-                log_warning("Cannot send StateChanged for %s: %s", buf, strerror(-r));
+                log_warning("Cannot send StateChanged for %s: %s", path, strerror(-r));
+}
+
+static void emit_properties(Child *c, const char *const *names) {
+        char buf[CHILD_PATH_MAX];
+        const char *path = child_object_path(c, buf);
+        int r;
+
+        if (!c->manager->multi_user)
+                r = sd_bus_emit_properties_changed_strv(c->manager->bus, path, CW_PROCESS_INTERFACE,
+                                                        (char **) names);
+        else
+                r = signal_recipient(c) ? unicast_properties_changed(c, path, names) : 0;
+        if (r < 0)
+                log_warning("Cannot send PropertiesChanged for %s: %s", path, strerror(-r));
 }
 
 void bus_process_emit_properties_changed(Child *c) {
-        char buf[CHILD_PATH_MAX];
-        int r = sd_bus_emit_properties_changed(c->manager->bus, child_object_path(c, buf), CW_PROCESS_INTERFACE,
-                                               "State", "ExitStatus", "ExitTimestamp", "UserTimeUSec",
-                                               "SystemTimeUSec", NULL);
-        if (r < 0)
-                log_warning("Cannot send PropertiesChanged for %s: %s", buf, strerror(-r));
+        emit_properties(c, state_properties);
 }
 
 void bus_process_emit_changed(Child *c, const char *property) {
-        char buf[CHILD_PATH_MAX];
-        int r = sd_bus_emit_properties_changed(c->manager->bus, child_object_path(c, buf), CW_PROCESS_INTERFACE,
-                                               property, NULL);
-        if (r < 0)
-                log_warning("Cannot send PropertiesChanged for %s: %s", buf, strerror(-r));
+        const char *names[] = { property, NULL };
+        emit_properties(c, names);
 }
 
 void bus_process_emit_tree_changed(Child *c) {
-        char buf[CHILD_PATH_MAX];
-        int r = sd_bus_emit_properties_changed(c->manager->bus, child_object_path(c, buf), CW_PROCESS_INTERFACE,
-                                               "TreeRunning", "TreeUserTimeUSec", "TreeSystemTimeUSec",
-                                               "TreeMemoryPeak", NULL);
-        if (r < 0)
-                log_warning("Cannot send PropertiesChanged for %s: %s", buf, strerror(-r));
+        emit_properties(c, tree_properties);
 }
 
 int bus_process_reply_end(Child *c, sd_bus_message *m) {

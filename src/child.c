@@ -31,6 +31,7 @@
 #include "client.h"
 #include "manager.h"
 #include "spawner.h"
+#include "user-creds.h"
 #include "util/env.h"
 #include "util/log.h"
 #include "util/missing.h"
@@ -432,6 +433,9 @@ static int spawn_failure_to_error(const SpawnFailure *f, char * const *argv, con
         case SPAWN_STAGE_FDS:
                 return sd_bus_error_setf(error, CW_ERROR_SPAWN_FAILED, "Cannot set up file descriptors: %s",
                                          what);
+        case SPAWN_STAGE_CREDENTIALS:
+                return sd_bus_error_setf(error, CW_ERROR_SPAWN_FAILED, "Cannot change to the user's credentials: %s",
+                                         what);
         case SPAWN_STAGE_SESSION:
                 return sd_bus_error_setf(error, CW_ERROR_SPAWN_FAILED, "setsid(): %s", what);
         case SPAWN_STAGE_CLONE:
@@ -519,10 +523,22 @@ static int child_setup_tree(Child *c) {
         return 0;
 }
 
+/* Multi-user mode: --max-processes-per-user running processes per user, root exempt. */
+static int child_check_user_limit(Manager *m, Client *owner, sd_bus_error *error) {
+        if (!m->multi_user || owner->uid == 0)
+                return 0;
+        if (manager_count_running_of(m, owner->uid) < m->max_processes_per_user)
+                return 0;
+        return sd_bus_error_setf(error, CW_ERROR_LIMIT_EXCEEDED, "Limit of %u running processes per user reached.",
+                                 m->max_processes_per_user);
+}
+
 int child_spawn(Manager *m, Client *owner, char * const *argv, const SpawnOptions *o, Child **ret,
                 sd_bus_error *error) {
         _cleanup_(child_freep) Child *c = NULL;
         _cleanup_free_ char **env = NULL;
+        _cleanup_strv_free_ char **login_env = NULL;
+        _cleanup_(user_creds_done) UserCreds creds = {};
         int fds[3 + SPAWN_FDS_MAX];
         unsigned targets[3 + SPAWN_FDS_MAX];
         SpawnFailure failure = {};
@@ -532,6 +548,35 @@ int child_spawn(Manager *m, Client *owner, char * const *argv, const SpawnOption
         if (hashmap_size(&m->children_by_pid) >= m->max_processes)
                 return sd_bus_error_setf(error, CW_ERROR_LIMIT_EXCEEDED,
                                          "Limit of %u running processes reached.", m->max_processes);
+        r = child_check_user_limit(m, owner, error);
+        if (r < 0)
+                return r;
+
+        /* Whom it runs as. In multi-user mode always the caller (root may name another user),
+         * with a login's environment from the user database, never the service's own. */
+        bool other_user = o->user || o->group;
+        if (other_user && owner->uid != 0)
+                return sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                        "Only root may spawn as another user or group.");
+        bool login = other_user || m->multi_user;
+        if (login) {
+                r = user_creds_resolve(o->user, owner->uid, o->group, &creds);
+                if (r == -ESRCH || r == -EINVAL || r == -ENOENT) {
+                        if (o->user || o->group)
+                                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                         "No such %s: %s", r == -ENOENT ? "group" : "user",
+                                                         r == -ENOENT ? o->group : o->user ?: o->group);
+                        return sd_bus_error_setf(error, CW_ERROR_SPAWN_FAILED,
+                                                 "User %u has no entry in the user database.",
+                                                 (unsigned) owner->uid);
+                }
+                if (r < 0)
+                        return sd_bus_error_set_errnof(error, r, "Cannot look up the user: %m");
+                login_env = user_creds_environment(&creds);
+                if (!login_env)
+                        return -ENOMEM;
+        }
+        bool change_credentials = login && (creds.uid != m->uid || other_user);
 
         /* Everything that can fail for lack of memory happens before the program starts. */
         c = calloc(1, sizeof(Child));
@@ -539,7 +584,7 @@ int child_spawn(Manager *m, Client *owner, char * const *argv, const SpawnOption
                 return -ENOMEM;
         *c = (Child) {
                 .manager = m,
-                .uid = m->uid,
+                .uid = login ? creds.uid : m->uid,
                 .owner_uid = owner->uid,
                 .watch_bus = o->watch_bus,
                 .kill_on_release = o->kill_on_release,
@@ -559,7 +604,7 @@ int child_spawn(Manager *m, Client *owner, char * const *argv, const SpawnOption
         if (!c->argv || !c->owner_name || (o->description && !c->description))
                 return -ENOMEM;
 
-        r = env_merge(o->clear_environment ? NULL : m->base_environment, o->unset_environment,
+        r = env_merge(o->clear_environment ? NULL : login ? login_env : m->base_environment, o->unset_environment,
                       o->environment, &env);
         if (r < 0)
                 return r;
@@ -583,7 +628,7 @@ int child_spawn(Manager *m, Client *owner, char * const *argv, const SpawnOption
                 }
         }
 
-        const char *cwd = o->cwd ?: m->home ?: "/";
+        const char *cwd = o->cwd ?: login ? (is_directory(creds.home) ? creds.home : "/") : m->home ?: "/";
         SpawnRequest req = {
                 .program = argv[0],
                 .argv = argv,
@@ -593,6 +638,11 @@ int child_spawn(Manager *m, Client *owner, char * const *argv, const SpawnOption
                 .new_process_group = c->tree && m->tree_mode == TREE_MODE_PROCESS_GROUP,
                 .into_cgroup = c->cgroup_fd >= 0,
                 .cgroup_fd = c->cgroup_fd,
+                .change_credentials = change_credentials,
+                .uid = creds.uid,
+                .gid = creds.gid,
+                .groups = creds.groups,
+                .n_groups = creds.n_groups,
                 .n_fds = 3 + o->n_fds,
                 .fds = fds,
                 .targets = targets,
@@ -790,6 +840,9 @@ int child_adopt(Manager *m, Client *owner, int *pidfd, const SpawnOptions *o, Ch
         if (hashmap_size(&m->children_by_pid) >= m->max_processes)
                 return sd_bus_error_setf(error, CW_ERROR_LIMIT_EXCEEDED,
                                          "Limit of %u running processes reached.", m->max_processes);
+        r = child_check_user_limit(m, owner, error);
+        if (r < 0)
+                return r;
 
         bool is_child = info.ppid == (uint32_t) getpid();
         c = calloc(1, sizeof(Child));

@@ -74,15 +74,68 @@ Child *manager_get_child_by_pid(Manager *m, pid_t pid) {
         return pid > 0 ? hashmap_get(&m->children_by_pid, &key) : NULL;
 }
 
+typedef struct UserCount {
+        uint64_t uid;
+        unsigned n;
+} UserCount;
+
+unsigned manager_count_running_of(Manager *m, uid_t uid) {
+        uint64_t key = uid;
+        UserCount *u = hashmap_get(&m->running_by_uid, &key);
+        return u ? u->n : 0;
+}
+
+static int manager_count_add(Manager *m, uid_t uid) {
+        uint64_t key = uid;
+        UserCount *u = hashmap_get(&m->running_by_uid, &key);
+        int r;
+
+        if (!u) {
+                u = calloc(1, sizeof(UserCount));
+                if (!u)
+                        return -ENOMEM;
+                u->uid = uid;
+                r = hashmap_put(&m->running_by_uid, &u->uid, u);
+                if (r < 0) {
+                        free(u);
+                        return r;
+                }
+        }
+        u->n++;
+        return 0;
+}
+
+static void manager_count_remove(Manager *m, uid_t uid) {
+        uint64_t key = uid;
+        UserCount *u = hashmap_get(&m->running_by_uid, &key);
+
+        if (!u)
+                return;
+        if (--u->n == 0) {
+                (void) hashmap_remove(&m->running_by_uid, &key);
+                free(u);
+        }
+}
+
+bool manager_may_see(Manager *m, uid_t uid, Child *c) {
+        return !m->multi_user || uid == 0 || uid == c->owner_uid;
+}
+
 int manager_add_child(Manager *m, Child *c) {
         int r;
 
-        r = hashmap_put(&m->children_by_pid, &c->pid_key, c);
+        r = manager_count_add(m, c->owner_uid);
         if (r < 0)
                 return r;
+        r = hashmap_put(&m->children_by_pid, &c->pid_key, c);
+        if (r < 0) {
+                manager_count_remove(m, c->owner_uid);
+                return r;
+        }
         r = hashmap_put(&m->children_by_id, &c->id, c);
         if (r < 0) {
                 (void) hashmap_remove(&m->children_by_pid, &c->pid_key);
+                manager_count_remove(m, c->owner_uid);
                 return r;
         }
         c->has_object = true;
@@ -96,6 +149,7 @@ void manager_child_ended(Manager *m, Child *c) {
         if (hashmap_get(&m->children_by_pid, &c->pid_key) != c)
                 return;
         (void) hashmap_remove(&m->children_by_pid, &c->pid_key);
+        manager_count_remove(m, c->owner_uid);
         if (c->events & CHILD_EVENTS_STOP_CONTINUE)
                 m->n_stop_watchers--;
 }
@@ -498,6 +552,8 @@ int manager_new(Manager **ret, sd_event *event, const Config *config) {
                 .idle_timeout_usec = config->idle_timeout_usec,
                 .linger_usec = config->linger_usec,
                 .max_processes = config->max_processes,
+                .max_processes_per_user = config->max_processes_per_user,
+                .running_by_uid = HASHMAP_INIT(&uint64_hash_ops),
                 .children_by_id = HASHMAP_INIT(&uint64_hash_ops),
                 .children_by_pid = HASHMAP_INIT(&uint64_hash_ops),
                 .clients = HASHMAP_INIT(&string_hash_ops),
@@ -645,10 +701,10 @@ int manager_start(Manager *m, const Config *config) {
         int r;
 
         const char *starter = getenv("DBUS_STARTER_BUS_TYPE");
-        if (config->multi_user || (config->bus == BUS_KIND_DEFAULT && starter && strcmp(starter, "system") == 0)) {
-                log_error("Multi-user mode (the system bus) is not available in this version.");
-                return -EOPNOTSUPP;
-        }
+        m->multi_user = config->multi_user ||
+                        (config->bus == BUS_KIND_DEFAULT && starter && strcmp(starter, "system") == 0);
+        if (m->multi_user)
+                log_info("Multi-user mode: callers are isolated, programs run as their callers.");
 
         r = manager_connect(config, &m->bus);
         if (r < 0)
@@ -721,6 +777,11 @@ Manager *manager_free(Manager *m) {
         hashmap_clear(&m->clients);
         hashmap_clear(&m->trees);
         hashmap_clear(&m->leaders);
+        /* Emptied as the children went; free what a counting bug might have left. */
+        UserCount *u;
+        HASHMAP_FOREACH(u, &m->running_by_uid, i)
+                free(u);
+        hashmap_clear(&m->running_by_uid);
         cgroup_root_free(m->cgroup_root);
 
         sd_event_source_disable_unref(m->announce_source);

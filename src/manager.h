@@ -31,6 +31,9 @@ typedef struct Manager {
         uint64_t idle_timeout_usec;
         uint64_t linger_usec;
         unsigned max_processes;
+        unsigned max_processes_per_user; /* multi-user mode, for all but root */
+        bool multi_user;          /* system bus: callers are isolated from each other */
+        Hashmap running_by_uid;   /* owner uid -> UserCount: running processes per user */
 
         Hashmap children_by_id;  /* processes that have an object */
         Hashmap children_by_pid; /* processes that still run, with or without object */
@@ -73,6 +76,12 @@ int manager_start(Manager *m, const Config *config);
 
 Child *manager_get_child_by_id(Manager *m, uint64_t id);
 Child *manager_get_child_by_pid(Manager *m, pid_t pid);
+
+/* Running processes whose owner is @uid. */
+unsigned manager_count_running_of(Manager *m, uid_t uid);
+/* Whether the caller of @msg (of uid @uid) may see @c: always, but in multi-user mode only
+ * its owner and root. */
+bool manager_may_see(Manager *m, uid_t uid, Child *c);
 
 int manager_add_child(Manager *m, Child *c);
 /* Forgets a running child's pid (it ended). */

@@ -33,6 +33,8 @@ static const struct {
         [SPAWN_OPTION_KILL_TIMEOUT_USEC] = { "kill-timeout-usec", "t" },
         [SPAWN_OPTION_DESCRIPTION] = { "description", "s" },
         [SPAWN_OPTION_TREE] = { "tree", "b" },
+        [SPAWN_OPTION_USER] = { "user", "s" },
+        [SPAWN_OPTION_GROUP] = { "group", "s" },
 };
 
 const char *spawn_option_to_string(SpawnOption o) {
@@ -124,6 +126,23 @@ static int read_option_value(sd_bus_message *m, SpawnOption opt, SpawnOptions *o
 
         case SPAWN_OPTION_DESCRIPTION:
                 return sd_bus_message_read_basic(m, 's', &o->description);
+
+        case SPAWN_OPTION_USER:
+        case SPAWN_OPTION_GROUP: {
+                const char *v;
+                r = sd_bus_message_read_basic(m, 's', &v);
+                if (r < 0)
+                        return r;
+                /* Looked up later (the user database may block); only the shape here. */
+                if (v[0] == 0 || strlen(v) > 256)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                 "Option '%s' must be a user or group name or number.", key);
+                if (opt == SPAWN_OPTION_USER)
+                        o->user = v;
+                else
+                        o->group = v;
+                return 0;
+        }
 
         case SPAWN_OPTION_ENVIRONMENT:
                 r = read_strv_option(m, key, &l, error);

@@ -35,6 +35,8 @@ typedef enum SpawnOption {
         SPAWN_OPTION_KILL_TIMEOUT_USEC,
         SPAWN_OPTION_DESCRIPTION,
         SPAWN_OPTION_TREE,
+        SPAWN_OPTION_USER,
+        SPAWN_OPTION_GROUP,
         _SPAWN_OPTION_MAX,
         _SPAWN_OPTION_INVALID = -22,
 } SpawnOption;
@@ -66,6 +68,8 @@ typedef struct SpawnOptions {
         uint64_t kill_timeout_usec;
         const char *description;
         bool tree;                /* hold the whole process tree together (cgroup or process group) */
+        const char *user;         /* run as this user (name or number); root only */
+        const char *group;        /* with this primary group (name or number); root only */
 } SpawnOptions;
 
 void spawn_options_init(SpawnOptions *o);

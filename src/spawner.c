@@ -54,6 +54,11 @@ typedef struct SpawnerShm {
         uint32_t new_session;
         uint32_t new_process_group;
         uint32_t into_cgroup; /* the cgroup fd comes after the n_fds others */
+        uint32_t change_credentials;
+        uint32_t uid;
+        uint32_t gid;
+        uint32_t n_groups;
+        const gid_t *groups;
         uint32_t n_fds;
         uint32_t targets[SPAWNER_FDS_MAX];
         /* Written by the child when it cannot exec. */
@@ -158,6 +163,15 @@ _Noreturn static void child_run(SpawnerShm *shm, const int *fds) {
                         child_fail(shm, SPAWN_STAGE_SESSION, errno);
         } else if (shm->new_process_group && setpgid(0, 0) < 0)
                 child_fail(shm, SPAWN_STAGE_SESSION, errno);
+
+        /* Raw system calls: glibc's wrappers would try to tell every thread it believes in,
+         * which a child of clone() does not have. Groups and gid first, while we may. */
+        if (shm->change_credentials) {
+                if (syscall(SYS_setgroups, (size_t) shm->n_groups, shm->groups) < 0 ||
+                    syscall(SYS_setresgid, shm->gid, shm->gid, shm->gid) < 0 ||
+                    syscall(SYS_setresuid, shm->uid, shm->uid, shm->uid) < 0)
+                        child_fail(shm, SPAWN_STAGE_CREDENTIALS, errno);
+        }
 
         if (chdir(shm->cwd) < 0)
                 child_fail(shm, SPAWN_STAGE_CHDIR, errno);
@@ -560,6 +574,24 @@ static int spawner_fill_request(Spawner *s, const SpawnRequest *req) {
         shm->new_session = req->new_session;
         shm->new_process_group = req->new_process_group;
         shm->into_cgroup = req->into_cgroup;
+        shm->change_credentials = req->change_credentials;
+        shm->n_groups = 0;
+        shm->groups = NULL;
+        if (req->change_credentials) {
+                /* -1 means "unchanged" to set*id(): the child would stay root. */
+                if (req->uid == (uid_t) -1 || req->gid == (gid_t) -1)
+                        return -EINVAL;
+                shm->uid = (uint32_t) req->uid;
+                shm->gid = (uint32_t) req->gid;
+                if (req->n_groups > 0) {
+                        gid_t *g = arena_alloc(shm, req->n_groups * sizeof(gid_t));
+                        if (!g)
+                                return -E2BIG;
+                        memcpy(g, req->groups, req->n_groups * sizeof(gid_t));
+                        shm->groups = g;
+                        shm->n_groups = req->n_groups;
+                }
+        }
         shm->n_fds = req->n_fds;
         memcpy(shm->targets, req->targets, req->n_fds * sizeof(unsigned));
         return 0;

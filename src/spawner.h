@@ -29,6 +29,7 @@ typedef enum SpawnStage {
         SPAWN_STAGE_NONE,
         SPAWN_STAGE_CLONE,
         SPAWN_STAGE_SESSION,
+        SPAWN_STAGE_CREDENTIALS,
         SPAWN_STAGE_CHDIR,
         SPAWN_STAGE_FDS,
         SPAWN_STAGE_EXEC,
@@ -58,6 +59,14 @@ typedef struct SpawnRequest {
          * a cgroup with controllers in cgroup.subtree_control, EACCES, ...) comes the same way. */
         bool into_cgroup;
         int cgroup_fd;
+        /* Run as @uid/@gid with exactly @groups (read only when @change_credentials): set with
+         * the raw system calls, groups first, before the chdir() so that the cwd is checked
+         * with the user's rights. Leaving uid 0 drops every capability. */
+        bool change_credentials;
+        uid_t uid;
+        gid_t gid;
+        const gid_t *groups;
+        unsigned n_groups;
 } SpawnRequest;
 
 typedef struct Spawner Spawner;

@@ -257,8 +257,10 @@ static int build_options(sd_bus_message *m, Input *in) {
                                 [SPAWN_OPTION_KILL_TIMEOUT_USEC] = "t",
                                 [SPAWN_OPTION_DESCRIPTION] = "s",
                                 [SPAWN_OPTION_TREE] = "b",
+                                [SPAWN_OPTION_USER] = "s",
+                                [SPAWN_OPTION_GROUP] = "s",
                         };
-                        _Static_assert(_SPAWN_OPTION_MAX == 16, "every option needs its type here");
+                        _Static_assert(_SPAWN_OPTION_MAX == 18, "every option needs its type here");
                         sig = own[k % _SPAWN_OPTION_MAX];
                 } else
                         sig = signatures[t % ELEMENTSOF(signatures)];

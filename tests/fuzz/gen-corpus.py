@@ -13,7 +13,7 @@ import struct
 
 OPTIONS = ["cwd", "environment", "clear-environment", "unset-environment", "stdin", "stdout",
            "stderr", "fds", "new-session", "events", "watch-bus", "kill-on-release",
-           "kill-signal", "kill-timeout-usec", "description", "tree"]
+           "kill-signal", "kill-timeout-usec", "description", "tree", "user", "group"]
 DICTIONARY = ["/", "/tmp", "relative", "", "exited", "stopped", "continued", "killed", "A=B", "A=",
               "=B", "NAME", "PATH=/bin", "=", "//", "/.."]
 SIGNATURES = ["s", "b", "i", "u", "t", "h", "as", "a{uh}", "a{sv}", "v", "ai", "ay", "aas", "(si)",
@@ -134,6 +134,8 @@ SEEDS = {
     "unknown-key": options(bytes([0xc1, 0]) + word("/")),
     "random-key": options(bytes([0xf5, 0]) + b"\x01\x02\x03\x04\x05" + word("/")),
     "tree-adopt": options(key("tree") + b"\x00"),
+    "user-group": options(key("user") + word("NAME"), key("group") + text("0")),
+    "user-empty": options(key("user") + word("")),
     "duplicate-key": options(key("watch-bus") + b"\x01", key("watch-bus") + b"\x00"),
     "many-strings": options(key("environment") + count(300) + (text("A=") + b"") * 300),
     "long-strings": options(key("description") + text("x" * 63), key("cwd") + text("/" + "y" * 62)),

@@ -53,7 +53,9 @@ static const struct {
         { "kill-signal", "i" },
         { "kill-timeout-usec", "t" },
         { "description", "s" },
-        { "tree", "b" }, /* an addition to API.md (issue 3) */
+        { "tree", "b" }, /* additions to API.md: issue 3 */
+        { "user", "s" }, /* issue 4 */
+        { "group", "s" },
 };
 
 /* API.md: the options Adopt and AdoptPid take. */

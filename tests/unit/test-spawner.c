@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -441,6 +442,75 @@ static void test_process_group(Fixture *f, gconstpointer data) {
         kill_and_reap(pid);
 }
 
+static char *status_field(pid_t pid, const char *name) {
+        g_autofree char *file = g_strdup_printf("/proc/%d/status", (int) pid), *text = NULL;
+        g_assert_true(g_file_get_contents(file, &text, NULL, NULL));
+        g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+        size_t len = strlen(name);
+        for (char **l = lines; *l; l++)
+                if (strncmp(*l, name, len) == 0 && (*l)[len] == ':')
+                        return g_strstrip(g_strdup(*l + len + 1));
+        g_error("no %s in %s", name, file);
+}
+
+static void test_credentials(Fixture *f, gconstpointer data) {
+        char *argv[] = { "/bin/sleep", "30", NULL };
+        const int fds[3] = { -1, -1, -1 };
+        const unsigned targets[3] = { 0, 1, 2 };
+        const gid_t groups[] = { 65534, 4242 };
+        SpawnRequest req = {
+                .program = argv[0],
+                .argv = argv,
+                .envp = default_envp,
+                .cwd = "/",
+                .n_fds = 3,
+                .fds = fds,
+                .targets = targets,
+                .change_credentials = true,
+                .uid = 65534,
+                .gid = 4243,
+                .groups = groups,
+                .n_groups = G_N_ELEMENTS(groups),
+        };
+        SpawnFailure failure = {};
+        pid_t pid = 0;
+
+        if (geteuid() != 0) {
+                g_test_skip("changing credentials needs root");
+                return;
+        }
+        g_assert_cmpint(spawner_spawn(f->spawner, &req, &pid, &failure), ==, 0);
+        g_autofree char *uid = status_field(pid, "Uid"), *gid = status_field(pid, "Gid");
+        g_autofree char *grp = status_field(pid, "Groups"), *eff = status_field(pid, "CapEff");
+        g_autofree char *prm = status_field(pid, "CapPrm"), *amb = status_field(pid, "CapAmb");
+        g_assert_cmpstr(uid, ==, "65534\t65534\t65534\t65534");
+        g_assert_cmpstr(gid, ==, "4243\t4243\t4243\t4243");
+        g_assert_cmpstr(grp, ==, "4242 65534");
+        g_assert_cmpstr(eff, ==, "0000000000000000");
+        g_assert_cmpstr(prm, ==, "0000000000000000");
+        g_assert_cmpstr(amb, ==, "0000000000000000");
+        kill_and_reap(pid);
+
+        /* The cwd is entered with the new credentials: nobody may not enter /root. */
+        g_autofree char *tmp = g_dir_make_tmp("cw-spawner-XXXXXX", NULL);
+        g_assert_nonnull(tmp);
+        g_assert_cmpint(chmod(tmp, 0700), ==, 0);
+        req.cwd = tmp;
+        g_assert_cmpint(spawner_spawn(f->spawner, &req, &pid, &failure), ==, 1);
+        g_assert_cmpint(failure.stage, ==, SPAWN_STAGE_CHDIR);
+        g_assert_cmpint(failure.error, ==, EACCES);
+        g_assert_cmpint(rmdir(tmp), ==, 0);
+
+        /* More groups than the kernel takes (NGROUPS_MAX): a credentials error, nothing left behind. */
+        g_autofree gid_t *many = g_new0(gid_t, 65537);
+        req.cwd = "/";
+        req.groups = many;
+        req.n_groups = 65537;
+        g_assert_cmpint(spawner_spawn(f->spawner, &req, &pid, &failure), ==, 1);
+        g_assert_cmpint(failure.stage, ==, SPAWN_STAGE_CREDENTIALS);
+        g_assert_cmpint(failure.error, ==, EINVAL);
+}
+
 static void test_cgroup_refused(Fixture *f, gconstpointer data) {
         /* A request into a cgroup goes through clone3(): without it (valgrind) the request fails
          * cleanly, otherwise the kernel refuses a descriptor that is no cgroup. The cgroups
@@ -500,6 +570,7 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/spawner/exact-fds", test_exact_fds);
         g_test_add("/spawner/process-group", Fixture, NULL, fixture_setup, test_process_group,
                    fixture_teardown);
+        g_test_add("/spawner/credentials", Fixture, NULL, fixture_setup, test_credentials, fixture_teardown);
         g_test_add("/spawner/cgroup-refused", Fixture, NULL, fixture_setup, test_cgroup_refused,
                    fixture_teardown);
         g_test_add("/spawner/helper-restart", Fixture, NULL, fixture_setup, test_helper_restart, fixture_teardown);
