@@ -577,6 +577,10 @@ int child_spawn(Manager *m, Client *owner, char * const *argv, const SpawnOption
                         return -ENOMEM;
         }
         bool change_credentials = login && (creds.uid != m->uid || other_user);
+        /* In multi-user mode every program leads a session of its own: a process can join only
+         * a process group of its own session, so no user's process can slip into another
+         * user's group (and be signalled, or taken for a descendant, with it). */
+        bool new_session = o->new_session || m->multi_user;
 
         /* Everything that can fail for lack of memory happens before the program starts. */
         c = calloc(1, sizeof(Child));
@@ -596,7 +600,7 @@ int child_spawn(Manager *m, Client *owner, char * const *argv, const SpawnOption
                 .group_pidfd = -EBADF,
                 .cgroup_fd = -EBADF,
                 .tree = o->tree,
-                .leads_group = o->new_session || (o->tree && m->tree_mode == TREE_MODE_PROCESS_GROUP),
+                .leads_group = new_session || (o->tree && m->tree_mode == TREE_MODE_PROCESS_GROUP),
         };
         c->argv = strv_copy_compact(argv);
         c->owner_name = strdup(owner->name);
@@ -634,7 +638,7 @@ int child_spawn(Manager *m, Client *owner, char * const *argv, const SpawnOption
                 .argv = argv,
                 .envp = env,
                 .cwd = cwd,
-                .new_session = o->new_session,
+                .new_session = new_session,
                 .new_process_group = c->tree && m->tree_mode == TREE_MODE_PROCESS_GROUP,
                 .into_cgroup = c->cgroup_fd >= 0,
                 .cgroup_fd = c->cgroup_fd,
