@@ -135,6 +135,13 @@ static int method_send_signal(sd_bus_message *m, void *userdata, sd_bus_error *e
                 return r;
 
         r = child_send_signal(c, sig, process_group);
+        if (r == -EPERM)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                         "Process %" PRIu64 " runs as another user now.", c->id);
+        if (r == -EOPNOTSUPP)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_NOT_SUPPORTED,
+                                         "The process group of process %" PRIu64 " cannot be reached safely "
+                                         "after its leader ended on this kernel (before Linux 6.9).", c->id);
         if (r == -ESRCH) {
                 if (c->tree || (process_group && c->leads_group))
                         return sd_bus_error_setf(error, CW_ERROR_NOT_RUNNING,
@@ -165,6 +172,9 @@ static int method_kill(sd_bus_message *m, void *userdata, sd_bus_error *error) {
 
         if (!child_is_alive(c))
                 return bus_process_reply_end(c, m);
+        if (!c->tree_running && child_check_may_signal(c) == -EPERM)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                         "Process %" PRIu64 " runs as another user now.", c->id);
 
         r = child_add_kill_waiter(c, m);
         if (r == -EUSERS)

@@ -408,7 +408,7 @@ int cgroup_tree_kill(int fd) {
 }
 
 /* Signals @pid if it still runs in cgroup @cgroup_id. 1 when signalled, 0 when gone or elsewhere. */
-static int signal_one(pid_t pid, uint64_t cgroup_id, int sig) {
+static int signal_one(pid_t pid, uint64_t cgroup_id, int sig, uid_t as_uid) {
         _cleanup_close_ int pidfd = -EBADF;
         PidfdInfo info;
         int r;
@@ -418,19 +418,24 @@ static int signal_one(pid_t pid, uint64_t cgroup_id, int sig) {
                 return errno == ESRCH ? 0 : -errno;
         /* From here on the pidfd pins the process: if it is in the cgroup now, the pid we read
          * was not reused for something else meanwhile. */
-        r = pidfd_get_info(pidfd, PIDFD_INFO_CGROUPID, &info);
+        r = pidfd_get_info(pidfd, PIDFD_INFO_CGROUPID | PIDFD_INFO_CREDS, &info);
         if (r == -ESRCH)
                 return 0;
         if (r < 0)
                 return r;
         if (!(info.mask & PIDFD_INFO_CGROUPID) || info.cgroupid != cgroup_id)
                 return 0;
+        /* kill(2)'s rule for a sender whose uids are all @as_uid: a process that became
+         * another user (a setuid program) is not that sender's to signal. */
+        if (as_uid != (uid_t) -1 &&
+            (!(info.mask & PIDFD_INFO_CREDS) || (info.ruid != as_uid && info.suid != as_uid)))
+                return 0;
         if (pidfd_send_signal(pidfd, sig, NULL, 0) < 0)
                 return errno == ESRCH ? 0 : -errno;
         return 1;
 }
 
-int cgroup_tree_signal(int fd, uint64_t cgroup_id, int sig) {
+int cgroup_tree_signal(int fd, uint64_t cgroup_id, int sig, uid_t as_uid) {
         _cleanup_close_ int procs_fd = -EBADF;
         char buf[4096];
         size_t used = 0;
@@ -463,7 +468,7 @@ int cgroup_tree_signal(int fd, uint64_t cgroup_id, int sig) {
                                 return -E2BIG;
                         if (parse_u64(line, (size_t) (nl - line), &pid) < 0 || pid == 0 || pid > INT32_MAX)
                                 return -EBADMSG;
-                        r = signal_one((pid_t) pid, cgroup_id, sig);
+                        r = signal_one((pid_t) pid, cgroup_id, sig, as_uid);
                         if (r < 0)
                                 return r;
                         count += r;

@@ -64,11 +64,13 @@ int cgroup_tree_kill(int fd);
  * @cgroup_id (PIDFD_INFO_CGROUPID) before the signal goes out through it, so a
  * pid reused meanwhile is never hit. Processes that are gone or have left the tree
  * by then are skipped; a process forked after cgroup.procs was read may be missed
- * (only cgroup_tree_kill() is atomic). Return: the number of processes signalled
+ * (only cgroup_tree_kill() is atomic). With @as_uid other than (uid_t) -1 only the
+ * processes that kill(2) would let a sender of that uid signal (real or saved uid
+ * @as_uid) are. Return: the number of processes signalled
  * (0: the tree is empty), or a negative errno at the first failure that is not
  * "that process is gone" (-ENOSYS without pidfds, e.g. under valgrind).
  */
-int cgroup_tree_signal(int fd, uint64_t cgroup_id, int sig);
+int cgroup_tree_signal(int fd, uint64_t cgroup_id, int sig, uid_t as_uid);
 /* cpu.stat's usage (there without the cpu controller), memory.peak when the file exists. */
 int cgroup_tree_read_stats(int fd, CgroupTreeStats *ret);
 

@@ -298,8 +298,11 @@ static int child_signal_group(Child *c, int sig) {
                         return -errno;
                 /* Linux before 6.9 knows no PIDFD_SIGNAL_PROCESS_GROUP. */
         }
-        /* By number, the fallback of old kernels and of valgrind (no pidfds): safe while the
-         * leader is unreaped; after that the number stays reserved only while members live. */
+        /* By number: safe while the leader is unreaped. After that the number stays reserved
+         * only while members live, and could then name another user's group: with pidfds
+         * (Linux 6.1 to 6.8) refuse; without any (valgrind) everything goes by pid anyway. */
+        if (!child_is_running(c) && c->manager->use_pidfd)
+                return -EOPNOTSUPP;
         return killpg(c->pid, sig) < 0 ? -errno : 0;
 }
 
@@ -937,10 +940,25 @@ static Child *child_find_origin(Manager *m, pid_t pid, const ProcStat *st) {
         return NULL;
 }
 
+/* The uids of our child @pid: from its pidfd once watched, else from /proc (valgrind). */
+static void child_read_uids(Child *c, uid_t *ret_ruid, uid_t *ret_euid) {
+        PidfdInfo info;
+        struct stat sb;
+        char path[64];
+
+        if (pidfd_get_info(child_pidfd(c), PIDFD_INFO_CREDS, &info) >= 0 && (info.mask & PIDFD_INFO_CREDS)) {
+                *ret_ruid = info.ruid;
+                *ret_euid = info.euid;
+                return;
+        }
+        (void) snprintf(path, sizeof(path), "/proc/%d", (int) c->pid);
+        *ret_ruid = *ret_euid = stat(path, &sb) >= 0 ? sb.st_uid : c->manager->uid;
+}
+
 int child_adopt_orphan(Manager *m, pid_t pid, Child **ret) {
         _cleanup_(child_freep) Child *c = NULL;
         ProcStat st;
-        PidfdInfo info;
+        uid_t ruid, euid;
         int r;
 
         *ret = NULL;
@@ -953,7 +971,6 @@ int child_adopt_orphan(Manager *m, pid_t pid, Child **ret) {
         if (st.ppid != getpid())
                 return 0;
 
-        Child *parent = child_find_origin(m, pid, &st);
         c = calloc(1, sizeof(Child));
         if (!c)
                 return -ENOMEM;
@@ -961,13 +978,10 @@ int child_adopt_orphan(Manager *m, pid_t pid, Child **ret) {
                 .manager = m,
                 .pid = pid,
                 .pid_key = (uint64_t) pid,
-                .uid = m->uid,
                 .adopted = true,
-                .events = parent ? parent->events : CHILD_EVENTS_DEFAULT,
-                .watch_bus = parent && parent->watch_bus,
-                .kill_on_release = parent && parent->kill_on_release,
-                .kill_signal = parent ? parent->kill_signal : SIGTERM,
-                .kill_timeout_usec = parent ? parent->kill_timeout_usec : SPAWN_KILL_TIMEOUT_DEFAULT_USEC,
+                .events = CHILD_EVENTS_DEFAULT,
+                .kill_signal = SIGTERM,
+                .kill_timeout_usec = SPAWN_KILL_TIMEOUT_DEFAULT_USEC,
                 .state = CHILD_STATE_RUNNING,
                 .pidfd = -EBADF,
                 .group_pidfd = -EBADF,
@@ -975,8 +989,7 @@ int child_adopt_orphan(Manager *m, pid_t pid, Child **ret) {
                 .start_usec = now_usec(CLOCK_REALTIME),
         };
         c->argv = read_cmdline(pid);
-        c->owner_name = strdup(parent ? parent->owner_name : "");
-        if (!c->argv || !c->owner_name)
+        if (!c->argv)
                 return -ENOMEM;
         if (!c->argv[0]) {
                 /* A zombie has no command line any more; its name is left. */
@@ -989,27 +1002,37 @@ int child_adopt_orphan(Manager *m, pid_t pid, Child **ret) {
         r = child_start_watch(c);
         if (r < 0)
                 return r;
-        if (pidfd_get_info(child_pidfd(c), PIDFD_INFO_CREDS, &info) >= 0 && (info.mask & PIDFD_INFO_CREDS))
-                c->uid = info.euid;
-        else {
-                struct stat sb;
-                char path[64];
-                (void) snprintf(path, sizeof(path), "/proc/%d", (int) pid);
-                if (stat(path, &sb) >= 0)
-                        c->uid = sb.st_uid;
-        }
-        c->owner_uid = parent ? parent->owner_uid : c->uid;
+        child_read_uids(c, &ruid, &euid);
+        c->uid = euid;
+
+        /* It inherits its parent's owner and kill settings, but in multi-user mode only while
+         * it still runs as that owner: a setuid program (sudo -b) that escaped a user's tree
+         * is not that user's to kill through a root service. */
+        Child *parent = child_find_origin(m, pid, &st);
+        bool inherit = parent && (!m->multi_user || parent->owner_uid == 0 ||
+                                  (ruid == parent->owner_uid && euid == parent->owner_uid));
+        if (inherit) {
+                c->events = parent->events;
+                c->watch_bus = parent->watch_bus;
+                c->kill_on_release = parent->kill_on_release;
+                c->kill_signal = parent->kill_signal;
+                c->kill_timeout_usec = parent->kill_timeout_usec;
+                c->owner_uid = parent->owner_uid;
+        } else
+                c->owner_uid = c->uid;
+        c->owner_name = strdup(inherit ? parent->owner_name : "");
+        if (!c->owner_name)
+                return -ENOMEM;
 
         c->id = ++m->next_id;
         r = manager_add_child(m, c);
         if (r < 0)
                 return r;
         (void) sd_event_source_set_child_process_own(c->child_source, c->kill_on_release);
-        if (parent) {
+        if (parent)
                 child_link_parent(c, parent);
-                if (parent->owner)
-                        client_add_child(parent->owner, c);
-        }
+        if (inherit && parent->owner)
+                client_add_child(parent->owner, c);
 
         log_debug("Took over orphan %d as process %" PRIu64 " (parent %" PRIu64 ").", (int) pid, c->id,
                   c->parent_id);
@@ -1048,7 +1071,30 @@ int child_add_kill_waiter(Child *c, sd_bus_message *m) {
         return 0;
 }
 
+/* Whom the service acts for when it signals @c: its owner, except that root (and everyone
+ * on the session bus, where all callers are one user) acts unrestricted. */
+static uid_t child_acting_uid(const Child *c) {
+        return c->manager->multi_user && c->owner_uid != 0 ? c->owner_uid : (uid_t) -1;
+}
+
+int child_check_may_signal(Child *c) {
+        uid_t uid = child_acting_uid(c);
+        PidfdInfo info;
+        int fd = child_pidfd(c);
+
+        if (uid == (uid_t) -1 || fd < 0)
+                return 0;
+        /* kill(2)'s rule: the owner may signal what runs with its real or saved uid, not a
+         * setuid program the process became. The service is root; it must not lend that. */
+        if (pidfd_get_info(fd, PIDFD_INFO_CREDS, &info) < 0 || !(info.mask & PIDFD_INFO_CREDS))
+                return 0; /* gone (the signal says ESRCH), or a kernel before 6.13 */
+        return info.ruid == uid || info.suid == uid ? 0 : -EPERM;
+}
+
 static int child_signal(Child *c, int sig) {
+        int r = child_check_may_signal(c);
+        if (r < 0)
+                return r;
         if (c->child_source)
                 return sd_event_source_send_child_signal(c->child_source, sig, NULL, 0);
         /* An adopted non-child: only through its pidfd, never by pid. */
@@ -1065,9 +1111,10 @@ static int child_signal_all(Child *c, int sig) {
                 return child_signal(c, sig);
 
         if (c->cgroup_fd >= 0) {
-                if (sig == SIGKILL)
+                uid_t uid = child_acting_uid(c);
+                if (sig == SIGKILL && uid == (uid_t) -1)
                         return cgroup_tree_kill(c->cgroup_fd);
-                r = cgroup_tree_signal(c->cgroup_fd, c->cgroup_id, sig);
+                r = cgroup_tree_signal(c->cgroup_fd, c->cgroup_id, sig, uid);
                 return r < 0 ? r : r == 0 ? -ESRCH : 0;
         }
 
@@ -1079,7 +1126,8 @@ static int child_signal_all(Child *c, int sig) {
         else if (r != -ESRCH)
                 log_debug("Cannot signal the group of process %d: %s", (int) c->pid, strerror(-r));
         for (Child *d = c->descendants; d; d = d->sibling_next)
-                if (child_is_running(d) && child_signal(d, sig) >= 0)
+                /* Only the ones that inherited our owner: not a setuid escapee. */
+                if (child_is_running(d) && d->owner_uid == c->owner_uid && child_signal(d, sig) >= 0)
                         any = true;
         return any ? 0 : -ESRCH;
 }

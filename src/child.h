@@ -168,6 +168,8 @@ int child_add_waiter(Child *c, sd_bus_message *m);
 int child_add_kill_waiter(Child *c, sd_bus_message *m);
 /* Starts Kill escalation: kill-signal + SIGCONT, SIGKILL after @timeout_usec (0: at once). */
 int child_kill(Child *c, uint64_t timeout_usec);
+/* In multi-user mode, whether the owner may signal @c as kill(2) would let it: 0 or -EPERM. */
+int child_check_may_signal(Child *c);
 /* Return: 0, -ESRCH once it (its tree, its group) has ended, -ENOTTY (process_group) when it
  * leads no process group. */
 int child_send_signal(Child *c, int sig, bool process_group);

@@ -171,6 +171,9 @@ _Noreturn static void child_run(SpawnerShm *shm, const int *fds) {
                     syscall(SYS_setresgid, shm->gid, shm->gid, shm->gid) < 0 ||
                     syscall(SYS_setresuid, shm->uid, shm->uid, shm->uid) < 0)
                         child_fail(shm, SPAWN_STAGE_CREDENTIALS, errno);
+                /* A session keyring of its own, as pam_keyinit gives a login: the one we run in
+                 * would otherwise be shared by every user's programs. Best effort, as there. */
+                (void) syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, NULL);
         }
 
         if (chdir(shm->cwd) < 0)

@@ -339,7 +339,7 @@ static void test_tree_files(Fixture *f, gconstpointer data) {
         g_assert_true(g_file_test(events, G_FILE_TEST_IS_REGULAR));
 
         g_assert_cmpint(cgroup_tree_is_populated(fd), ==, 0);
-        g_assert_cmpint(cgroup_tree_signal(fd, id, SIGTERM), ==, 0);
+        g_assert_cmpint(cgroup_tree_signal(fd, id, SIGTERM, (uid_t) -1), ==, 0);
         g_assert_cmpint(cgroup_tree_kill(fd), ==, 0);
         g_assert_cmpint(cgroup_tree_read_stats(fd, &stats), ==, 0);
         g_assert_cmpuint(stats.user_usec, ==, 0);
@@ -479,14 +479,18 @@ static void test_signal(Fixture *f, gconstpointer data) {
 
         /* The wrong id: every pid fails the check, nobody is hit (they die of the SIGTERM
          * below, not of this SIGKILL). */
-        g_assert_cmpint(cgroup_tree_signal(fd, cgroup_id + 1, SIGKILL), ==, 0);
+        g_assert_cmpint(cgroup_tree_signal(fd, cgroup_id + 1, SIGKILL, (uid_t) -1), ==, 0);
         g_assert_cmpint(cgroup_tree_is_populated(fd), ==, 1);
 
-        g_assert_cmpint(cgroup_tree_signal(fd, cgroup_id, SIGTERM), ==, 3);
+        /* As a sender of another uid: none of these root processes is its to signal. */
+        g_assert_cmpint(cgroup_tree_signal(fd, cgroup_id, SIGKILL, 65534), ==, 0);
+        g_assert_cmpint(cgroup_tree_is_populated(fd), ==, 1);
+
+        g_assert_cmpint(cgroup_tree_signal(fd, cgroup_id, SIGTERM, 0), ==, 3);
         for (unsigned i = 0; i < G_N_ELEMENTS(pids); i++)
                 assert_killed(pids[i], SIGTERM);
         g_assert_cmpint(cgroup_tree_is_populated(fd), ==, 0);
-        g_assert_cmpint(cgroup_tree_signal(fd, cgroup_id, SIGTERM), ==, 0);
+        g_assert_cmpint(cgroup_tree_signal(fd, cgroup_id, SIGTERM, (uid_t) -1), ==, 0);
 
         close(fd);
         g_assert_cmpint(cgroup_tree_remove(f->root, 3), ==, 0);
