@@ -838,12 +838,13 @@ int child_adopt(Manager *m, Client *owner, int *pidfd, const SpawnOptions *o, Ch
         if (pid == getpid() || pid == spawner_helper_pid(m->spawner))
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                          "Process %d is part of the service itself.", (int) pid);
-        if (manager_get_child_by_pid(m, pid))
-                return sd_bus_error_setf(error, CW_ERROR_ALREADY_WATCHED, "Process %d is already watched.",
-                                         (int) pid);
+        /* Ownership first: whether another user's process is watched is none of the caller's business. */
         if (owner->uid != 0 && (info.ruid != owner->uid || info.euid != owner->uid))
                 return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
                                          "Process %d belongs to another user.", (int) pid);
+        if (manager_get_child_by_pid(m, pid))
+                return sd_bus_error_setf(error, CW_ERROR_ALREADY_WATCHED, "Process %d is already watched.",
+                                         (int) pid);
         if (hashmap_size(&m->children_by_pid) >= m->max_processes)
                 return sd_bus_error_setf(error, CW_ERROR_LIMIT_EXCEEDED,
                                          "Limit of %u running processes reached.", m->max_processes);
@@ -1236,8 +1237,6 @@ int child_send_signal(Child *c, int sig, bool process_group) {
 void child_release(Child *c) {
         Manager *m = c->manager;
 
-        if (c->owner)
-                client_remove_child(c->owner, c);
         c->linger_timer = sd_event_source_disable_unref(c->linger_timer);
 
         if (c->tree_running) {
@@ -1254,11 +1253,14 @@ void child_release(Child *c) {
         c->release_pending = false;
 
         if (c->has_object) {
+                /* While the owner is still linked: in multi-user mode it is the recipient. */
                 bus_process_emit_removed(c);
                 manager_remove_object(m, c);
                 if (c->parent && c->parent->has_object)
                         bus_process_emit_changed(c->parent, "Descendants");
         }
+        if (c->owner)
+                client_remove_child(c->owner, c);
 
         if (!child_is_running(c))
                 child_free(c);
