@@ -58,6 +58,8 @@ static int property_get_flag(sd_bus *bus, const char *path, const char *interfac
                 b = c->adopted;
         else if (strcmp(property, "Tree") == 0)
                 b = c->tree;
+        else if (strcmp(property, "Pty") == 0)
+                b = c->pty;
         else if (strcmp(property, "TreeRunning") == 0)
                 b = c->tree_running;
         else if (strcmp(property, "WatchBus") == 0)
@@ -217,6 +219,23 @@ static int method_get_pidfd(sd_bus_message *m, void *userdata, sd_bus_error *err
         return sd_bus_reply_method_return(m, "h", fd);
 }
 
+static int method_get_pty(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Child *c = userdata;
+        int r;
+
+        r = check_owner(c, m, error);
+        if (r < 0)
+                return r;
+        if (!c->pty)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_NOT_SUPPORTED,
+                                         "Process %" PRIu64 " was spawned without a pty.", c->id);
+        if (!child_is_running(c) || c->pty_master < 0)
+                return not_running(c, error);
+        /* A duplicate (sd-bus dups it into the reply): we keep ours until the end, so a
+         * client that comes back gets the terminal again. */
+        return sd_bus_reply_method_return(m, "h", c->pty_master);
+}
+
 static int method_release(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         Child *c = userdata;
         int r;
@@ -261,6 +280,7 @@ static const sd_bus_vtable process_vtable[] = {
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("TreeMemoryPeak", "t", NULL, offsetof(Child, tree_memory_peak),
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Pty", "b", property_get_flag, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_SIGNAL_WITH_ARGS("StateChanged", SD_BUS_ARGS("s", event, "i", status), 0),
         SD_BUS_METHOD_WITH_ARGS("SendSignal", SD_BUS_ARGS("i", signal, "b", process_group), SD_BUS_NO_RESULT,
                                 method_send_signal, SD_BUS_VTABLE_UNPRIVILEGED),
@@ -271,6 +291,8 @@ static const sd_bus_vtable process_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("GetPidfd", SD_BUS_NO_ARGS, SD_BUS_RESULT("h", pidfd), method_get_pidfd,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Release", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_release,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetPty", SD_BUS_NO_ARGS, SD_BUS_RESULT("h", master), method_get_pty,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END
 };

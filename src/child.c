@@ -31,6 +31,7 @@
 #include "client.h"
 #include "manager.h"
 #include "spawner.h"
+#include "pty.h"
 #include "user-creds.h"
 #include "util/env.h"
 #include "util/log.h"
@@ -177,6 +178,7 @@ Child *child_free(Child *c) {
         sd_event_source_disable_unref(c->pidfd_source);
         safe_close(c->pidfd);
         safe_close(c->group_pidfd);
+        safe_close(c->pty_master);
         /* If the source owns the process (kill-on-release) this kills and reaps it;
          * otherwise it only closes the pidfd and the process runs on. */
         sd_event_source_unref(c->child_source);
@@ -345,6 +347,7 @@ void child_handle_event(Child *c, ChildEvent event, int status) {
 
         if (terminal) {
                 c->exit_usec = now_usec(CLOCK_REALTIME);
+                c->pty_master = safe_close(c->pty_master);
                 if (!c->tree_running)
                         c->kill_timer = sd_event_source_disable_unref(c->kill_timer);
                 manager_child_ended(c->manager, c);
@@ -583,7 +586,9 @@ int child_spawn(Manager *m, Client *owner, char * const *argv, const SpawnOption
         /* In multi-user mode every program leads a session of its own: a process can join only
          * a process group of its own session, so no user's process can slip into another
          * user's group (and be signalled, or taken for a descendant, with it). */
-        bool new_session = o->new_session || m->multi_user;
+        bool new_session = o->new_session || m->multi_user || o->pty;
+        if (o->pty_size_set && !o->pty)
+                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "Option 'pty-size' needs 'pty'.");
 
         /* Everything that can fail for lack of memory happens before the program starts. */
         c = calloc(1, sizeof(Child));
@@ -602,6 +607,7 @@ int child_spawn(Manager *m, Client *owner, char * const *argv, const SpawnOption
                 .pidfd = -EBADF,
                 .group_pidfd = -EBADF,
                 .cgroup_fd = -EBADF,
+                .pty_master = -EBADF,
                 .tree = o->tree,
                 .leads_group = new_session || (o->tree && m->tree_mode == TREE_MODE_PROCESS_GROUP),
         };
@@ -616,8 +622,20 @@ int child_spawn(Manager *m, Client *owner, char * const *argv, const SpawnOption
         if (r < 0)
                 return r;
 
+        _cleanup_close_ int pty_master = -EBADF, pty_slave = -EBADF;
+        if (o->pty) {
+                r = pty_open(o->pty_rows, o->pty_columns, change_credentials ? creds.uid : (uid_t) -1,
+                             &pty_master, &pty_slave);
+                if (r == -EMFILE || r == -ENFILE)
+                        return sd_bus_error_setf(error, CW_ERROR_LIMIT_EXCEEDED, "Out of file descriptors: %s",
+                                                 strerror(-r));
+                if (r < 0)
+                        return sd_bus_error_setf(error, CW_ERROR_SPAWN_FAILED,
+                                                 "Cannot allocate a pseudo-terminal: %s", strerror(-r));
+        }
         for (unsigned i = 0; i < 3; i++) {
-                fds[i] = o->stdio[i];
+                /* With a pty, what the caller did not pass is the terminal. */
+                fds[i] = o->stdio[i] >= 0 || !o->pty ? o->stdio[i] : pty_slave;
                 targets[i] = i;
         }
         for (unsigned i = 0; i < o->n_fds; i++) {
@@ -645,6 +663,8 @@ int child_spawn(Manager *m, Client *owner, char * const *argv, const SpawnOption
                 .new_process_group = c->tree && m->tree_mode == TREE_MODE_PROCESS_GROUP,
                 .into_cgroup = c->cgroup_fd >= 0,
                 .cgroup_fd = c->cgroup_fd,
+                .set_ctty = o->pty,
+                .ctty_fd = pty_slave,
                 .change_credentials = change_credentials,
                 .uid = creds.uid,
                 .gid = creds.gid,
@@ -666,6 +686,8 @@ int child_spawn(Manager *m, Client *owner, char * const *argv, const SpawnOption
         c->pid = pid;
         c->pid_key = (uint64_t) pid;
         c->start_usec = now_usec(CLOCK_REALTIME);
+        c->pty = o->pty;
+        c->pty_master = steal_fd(&pty_master);
 
         r = child_start_watch(c);
         if (r < 0) {
@@ -873,6 +895,7 @@ int child_adopt(Manager *m, Client *owner, int *pidfd, const SpawnOptions *o, Ch
                 .pidfd = -EBADF,
                 .group_pidfd = -EBADF,
                 .cgroup_fd = -EBADF,
+                .pty_master = -EBADF,
                 .start_usec = now_usec(CLOCK_REALTIME),
         };
         c->argv = read_cmdline(pid);
@@ -987,6 +1010,7 @@ int child_adopt_orphan(Manager *m, pid_t pid, Child **ret) {
                 .pidfd = -EBADF,
                 .group_pidfd = -EBADF,
                 .cgroup_fd = -EBADF,
+                .pty_master = -EBADF,
                 .start_usec = now_usec(CLOCK_REALTIME),
         };
         c->argv = read_cmdline(pid);

@@ -73,6 +73,9 @@ struct Child {
         sd_bus_message **waiters;      /* Wait() and Kill() calls to answer at the end */
         unsigned n_waiters;
 
+        bool pty;                      /* spawned with a pseudo-terminal */
+        int pty_master;                /* kept until the end, so output before GetPty() is not lost */
+
         uint64_t user_usec;            /* CPU time at the end, with its reaped children (wait4 rusage) */
         uint64_t system_usec;
 

@@ -35,6 +35,8 @@ static const struct {
         [SPAWN_OPTION_TREE] = { "tree", "b" },
         [SPAWN_OPTION_USER] = { "user", "s" },
         [SPAWN_OPTION_GROUP] = { "group", "s" },
+        [SPAWN_OPTION_PTY] = { "pty", "b" },
+        [SPAWN_OPTION_PTY_SIZE] = { "pty-size", "(uu)" },
 };
 
 const char *spawn_option_to_string(SpawnOption o) {
@@ -54,6 +56,8 @@ void spawn_options_init(SpawnOptions *o) {
                 .events = CHILD_EVENTS_DEFAULT,
                 .kill_signal = SIGTERM,
                 .kill_timeout_usec = SPAWN_KILL_TIMEOUT_DEFAULT_USEC,
+                .pty_rows = SPAWN_PTY_ROWS_DEFAULT,
+                .pty_columns = SPAWN_PTY_COLUMNS_DEFAULT,
         };
 }
 
@@ -189,6 +193,7 @@ static int read_option_value(sd_bus_message *m, SpawnOption opt, SpawnOptions *o
         case SPAWN_OPTION_WATCH_BUS:
         case SPAWN_OPTION_KILL_ON_RELEASE:
         case SPAWN_OPTION_TREE:
+        case SPAWN_OPTION_PTY:
                 r = sd_bus_message_read_basic(m, 'b', &b);
                 if (r < 0)
                         return r;
@@ -200,6 +205,8 @@ static int read_option_value(sd_bus_message *m, SpawnOption opt, SpawnOptions *o
                         o->watch_bus = b;
                 else if (opt == SPAWN_OPTION_TREE)
                         o->tree = b;
+                else if (opt == SPAWN_OPTION_PTY)
+                        o->pty = b;
                 else
                         o->kill_on_release = b;
                 return 0;
@@ -225,6 +232,22 @@ static int read_option_value(sd_bus_message *m, SpawnOption opt, SpawnOptions *o
 
         case SPAWN_OPTION_KILL_TIMEOUT_USEC:
                 return sd_bus_message_read_basic(m, 't', &o->kill_timeout_usec);
+
+        case SPAWN_OPTION_PTY_SIZE: {
+                uint32_t rows, columns;
+                r = sd_bus_message_read(m, "(uu)", &rows, &columns);
+                if (r < 0)
+                        return r;
+                /* struct winsize holds unsigned shorts; 0 would leave programs guessing. */
+                if (rows == 0 || columns == 0 || rows > SPAWN_PTY_SIZE_MAX || columns > SPAWN_PTY_SIZE_MAX)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                 "Option 'pty-size': rows and columns must be 1...%u, got %u %u.",
+                                                 SPAWN_PTY_SIZE_MAX, rows, columns);
+                o->pty_rows = rows;
+                o->pty_columns = columns;
+                o->pty_size_set = true;
+                return 0;
+        }
 
         default:
                 return -EINVAL;

@@ -15,6 +15,10 @@
 #define SPAWN_FDS_MAX 240U
 /* Grace between kill-signal and SIGKILL unless a client says otherwise. */
 #define SPAWN_KILL_TIMEOUT_DEFAULT_USEC (5 * UINT64_C(1000000))
+/* The window size of a pty unless "pty-size" says otherwise, and its bound. */
+#define SPAWN_PTY_ROWS_DEFAULT 24U
+#define SPAWN_PTY_COLUMNS_DEFAULT 80U
+#define SPAWN_PTY_SIZE_MAX 65535U
 /* Highest target descriptor number a client may ask for. */
 #define SPAWN_FD_TARGET_MAX 65535U
 
@@ -37,6 +41,8 @@ typedef enum SpawnOption {
         SPAWN_OPTION_TREE,
         SPAWN_OPTION_USER,
         SPAWN_OPTION_GROUP,
+        SPAWN_OPTION_PTY,
+        SPAWN_OPTION_PTY_SIZE,
         _SPAWN_OPTION_MAX,
         _SPAWN_OPTION_INVALID = -22,
 } SpawnOption;
@@ -70,6 +76,9 @@ typedef struct SpawnOptions {
         bool tree;                /* hold the whole process tree together (cgroup or process group) */
         const char *user;         /* run as this user (name or number); root only */
         const char *group;        /* with this primary group (name or number); root only */
+        bool pty;                 /* a pseudo-terminal as controlling terminal and default stdio */
+        unsigned pty_rows, pty_columns;
+        bool pty_size_set;        /* checked against pty by the caller, which sees all options */
 } SpawnOptions;
 
 void spawn_options_init(SpawnOptions *o);

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -54,6 +55,7 @@ typedef struct SpawnerShm {
         uint32_t new_session;
         uint32_t new_process_group;
         uint32_t into_cgroup; /* the cgroup fd comes after the n_fds others */
+        uint32_t set_ctty;    /* the terminal comes after the others (and the cgroup fd) */
         uint32_t change_credentials;
         uint32_t uid;
         uint32_t gid;
@@ -160,6 +162,8 @@ _Noreturn static void child_run(SpawnerShm *shm, const int *fds) {
 
         if (shm->new_session) {
                 if (setsid() < 0)
+                        child_fail(shm, SPAWN_STAGE_SESSION, errno);
+                if (shm->set_ctty && ioctl(fds[shm->n_fds + (shm->into_cgroup ? 1 : 0)], TIOCSCTTY, 0) < 0)
                         child_fail(shm, SPAWN_STAGE_SESSION, errno);
         } else if (shm->new_process_group && setpgid(0, 0) < 0)
                 child_fail(shm, SPAWN_STAGE_SESSION, errno);
@@ -330,7 +334,7 @@ static SpawnerReply helper_handle(SpawnerShm *shm, const int *fds, unsigned n_fd
         static char child_stack[128 * 1024] __attribute__((aligned(64)));
         ChildArgs args = { .shm = shm, .fds = fds };
 
-        if (n_fds != shm->n_fds + (shm->into_cgroup ? 1 : 0))
+        if (n_fds != shm->n_fds + (shm->into_cgroup ? 1 : 0) + (shm->set_ctty ? 1 : 0))
                 return (SpawnerReply) { .error = EBADMSG, .stage = SPAWN_STAGE_FDS };
 
         shm->error = 0;
@@ -556,10 +560,12 @@ static char **arena_copy_strv(SpawnerShm *shm, char * const *l) {
 static int spawner_fill_request(Spawner *s, const SpawnRequest *req) {
         SpawnerShm *shm = s->shm;
 
-        if (req->n_fds + (req->into_cgroup ? 1 : 0) > SPAWNER_FDS_MAX)
+        if (req->n_fds + (req->into_cgroup ? 1 : 0) + (req->set_ctty ? 1 : 0) > SPAWNER_FDS_MAX)
                 return -E2BIG;
-        if (req->into_cgroup && req->cgroup_fd < 0)
+        if ((req->into_cgroup && req->cgroup_fd < 0) || (req->set_ctty && req->ctty_fd < 0))
                 return -EBADF;
+        if (req->set_ctty && !req->new_session)
+                return -EINVAL;
 
         shm->used = 0;
         shm->argv = arena_copy_strv(shm, req->argv);
@@ -577,6 +583,7 @@ static int spawner_fill_request(Spawner *s, const SpawnRequest *req) {
         shm->new_session = req->new_session;
         shm->new_process_group = req->new_process_group;
         shm->into_cgroup = req->into_cgroup;
+        shm->set_ctty = req->set_ctty;
         shm->change_credentials = req->change_credentials;
         shm->n_groups = 0;
         shm->groups = NULL;
@@ -668,6 +675,8 @@ int spawner_spawn(Spawner *s, const SpawnRequest *req, pid_t *ret_pid, SpawnFail
         }
         if (req->into_cgroup)
                 fds[n_fds++] = req->cgroup_fd; /* bounded by spawner_fill_request() */
+        if (req->set_ctty)
+                fds[n_fds++] = req->ctty_fd;
 
         for (unsigned attempt = 0;; attempt++) {
                 if (s->fd < 0) {

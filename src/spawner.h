@@ -67,6 +67,10 @@ typedef struct SpawnRequest {
         gid_t gid;
         const gid_t *groups;
         unsigned n_groups;
+        /* Make @ctty_fd (a terminal, borrowed; read only when @set_ctty) the controlling
+         * terminal (TIOCSCTTY). Needs @new_session; a failure is SPAWN_STAGE_SESSION. */
+        bool set_ctty;
+        int ctty_fd;
 } SpawnRequest;
 
 typedef struct Spawner Spawner;

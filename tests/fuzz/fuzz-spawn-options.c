@@ -72,6 +72,7 @@ static const char *const dictionary[] = {
 /* Value types, the right ones of the options and wrong ones. */
 static const char *const signatures[] = {
         "s", "b", "i", "u", "t", "h", "as", "a{uh}", "a{sv}", "v", "ai", "ay", "aas", "(si)", "o", "g", "d", "y",
+        "(uu)",
 };
 
 static int null_fd = -EBADF;
@@ -198,6 +199,12 @@ static int append_value(sd_bus_message *m, const char *signature, Input *in, uns
                 return sd_bus_message_close_container(m);
         }
         case '(':
+                if (strcmp(signature, "(uu)") == 0) {
+                        /* pty-size: small sizes, zeroes and the bounds. */
+                        uint8_t b = take_byte(in);
+                        uint32_t rows = b < 0x80 ? b % 80 : take_u32(in), columns = take_byte(in) < 0x80 ? 80 : 65536;
+                        return sd_bus_message_append(m, "(uu)", rows, columns);
+                }
                 r = sd_bus_message_open_container(m, 'r', "si");
                 if (r >= 0)
                         r = append_string(m, 's', in);
@@ -259,8 +266,10 @@ static int build_options(sd_bus_message *m, Input *in) {
                                 [SPAWN_OPTION_TREE] = "b",
                                 [SPAWN_OPTION_USER] = "s",
                                 [SPAWN_OPTION_GROUP] = "s",
+                                [SPAWN_OPTION_PTY] = "b",
+                                [SPAWN_OPTION_PTY_SIZE] = "(uu)",
                         };
-                        _Static_assert(_SPAWN_OPTION_MAX == 18, "every option needs its type here");
+                        _Static_assert(_SPAWN_OPTION_MAX == 20, "every option needs its type here");
                         sig = own[k % _SPAWN_OPTION_MAX];
                 } else
                         sig = signatures[t % ELEMENTSOF(signatures)];

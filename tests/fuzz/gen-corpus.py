@@ -13,11 +13,11 @@ import struct
 
 OPTIONS = ["cwd", "environment", "clear-environment", "unset-environment", "stdin", "stdout",
            "stderr", "fds", "new-session", "events", "watch-bus", "kill-on-release",
-           "kill-signal", "kill-timeout-usec", "description", "tree", "user", "group"]
+           "kill-signal", "kill-timeout-usec", "description", "tree", "user", "group", "pty", "pty-size"]
 DICTIONARY = ["/", "/tmp", "relative", "", "exited", "stopped", "continued", "killed", "A=B", "A=",
               "=B", "NAME", "PATH=/bin", "=", "//", "/.."]
 SIGNATURES = ["s", "b", "i", "u", "t", "h", "as", "a{uh}", "a{sv}", "v", "ai", "ay", "aas", "(si)",
-              "o", "g", "d", "y"]
+              "o", "g", "d", "y", "(uu)"]
 CHARSET = "/=ABCPXYZ_.- 0123456789abcdefghijklmnopqrstuvwxyz"
 
 
@@ -136,6 +136,8 @@ SEEDS = {
     "tree-adopt": options(key("tree") + b"\x00"),
     "user-group": options(key("user") + word("NAME"), key("group") + text("0")),
     "user-empty": options(key("user") + word("")),
+    "pty-size": options(key("pty") + b"\x01", key("pty-size") + b"\x10\x00"),
+    "pty-size-alone": options(key("pty-size") + b"\x90" + u32(0) + b"\x90"),
     "duplicate-key": options(key("watch-bus") + b"\x01", key("watch-bus") + b"\x00"),
     "many-strings": options(key("environment") + count(300) + (text("A=") + b"") * 300),
     "long-strings": options(key("description") + text("x" * 63), key("cwd") + text("/" + "y" * 62)),

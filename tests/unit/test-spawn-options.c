@@ -56,6 +56,8 @@ static const struct {
         { "tree", "b" }, /* additions to API.md: issue 3 */
         { "user", "s" }, /* issue 4 */
         { "group", "s" },
+        { "pty", "b" }, /* issue 5 */
+        { "pty-size", "(uu)" },
 };
 
 /* API.md: the options Adopt and AdoptPid take. */
@@ -119,6 +121,8 @@ static void append_sample(sd_bus_message *m, const char *signature) {
                 r = sd_bus_message_append(m, "(s)", "/sample");
         else if (strcmp(signature, "ay") == 0)
                 r = sd_bus_message_append(m, "ay", 1, 9);
+        else if (strcmp(signature, "(uu)") == 0)
+                r = sd_bus_message_append(m, "(uu)", 24U, 80U);
         else
                 g_assert_not_reached();
         g_assert_cmpint(r, >=, 0);
