@@ -66,7 +66,7 @@ static void test_terminal(CwFixture *f, gconstpointer data) {
         g_autoptr(GError) error = NULL;
         guint32 pid;
 
-        g_autofree char *path = cw_spawn(f, argv, g_variant_ref(options), &pid);
+        g_autofree char *path = cw_spawn(f, argv, options, &pid);
         g_assert_true(cw_get_bool(f->conn, path, CW_PROCESS_IFACE, "Pty"));
         cw_spin(200);
         int master = get_pty(f, path, &error);
@@ -150,7 +150,7 @@ static void test_refused(CwFixture *f, gconstpointer data) {
         };
         for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
                 g_autoptr(GVariant) o = g_variant_ref_sink(g_variant_new_parsed(bad[i]));
-                g_autofree char *p = cw_spawn_full(f->conn, argv, g_variant_ref(o), NULL, NULL, &error);
+                g_autofree char *p = cw_spawn_full(f->conn, argv, o, NULL, NULL, &error);
                 g_assert_null(p);
                 cw_assert_dbus_error(error, "org.freedesktop.DBus.Error.InvalidArgs");
                 g_clear_error(&error);
