@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -683,4 +684,181 @@ gboolean cw_proc_ignores_signal(pid_t pid, int sig) {
         g_snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
         g_autofree char *ign = cw_proc_status_field(path, "SigIgn");
         return ign && (g_ascii_strtoull(ign, NULL, 16) & (G_GUINT64_CONSTANT(1) << (sig - 1))) != 0;
+}
+
+/* ---- Runs as another user ---- */
+
+void cw_assert_usable_by_others(const char *path, gboolean exec) {
+        g_autofree char *p = g_strdup(path);
+        struct stat st;
+
+        g_assert_true(g_path_is_absolute(p));
+        g_assert_cmpint(stat(p, &st), ==, 0);
+        if (!(st.st_mode & S_IROTH) || (exec && !(st.st_mode & S_IXOTH)))
+                g_error("%s has mode %o: others cannot %s it", p, st.st_mode & 07777, exec ? "run" : "read");
+        for (int depth = 0; depth < 256 && !g_str_equal(p, "/"); depth++) {
+                char *dir = g_path_get_dirname(p);
+                g_free(p);
+                p = dir;
+                g_assert_cmpint(stat(p, &st), ==, 0);
+                if (!(st.st_mode & S_IXOTH))
+                        g_error("directory %s has mode %o: others cannot reach %s", p, st.st_mode & 07777, path);
+        }
+}
+
+char **cw_sub_run_environ(const char *home) {
+        static const char *const unset[] = { "DBUS_SESSION_BUS_ADDRESS", "DBUS_SYSTEM_BUS_ADDRESS",
+                                             "DBUS_STARTER_ADDRESS", "DBUS_STARTER_BUS_TYPE", "DISPLAY",
+                                             "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME",
+                                             "XDG_STATE_HOME", "CHILDWATCH_TEST_STATUS_FILE",
+                                             "CHILDWATCH_TEST_ARGS", "CHILDWATCH_TEST_VALGRIND_LOG", NULL };
+        char **env = g_get_environ();
+
+        for (const char *const *u = unset; *u; u++)
+                env = g_environ_unsetenv(env, *u);
+        env = g_environ_setenv(env, "HOME", home, TRUE);
+        env = g_environ_setenv(env, "TMPDIR", home, TRUE);
+        env = g_environ_setenv(env, "XDG_RUNTIME_DIR", home, TRUE);
+        return env;
+}
+
+struct CwSubRun {
+        GSubprocess *sub;
+        char *test_path;
+        char *label;
+        gboolean done;
+        GBytes *output;
+        GError *error;
+};
+
+static void on_sub_run_communicated(GObject *source, GAsyncResult *result, gpointer data) {
+        CwSubRun *run = data;
+        (void) g_subprocess_communicate_finish(G_SUBPROCESS(source), result, &run->output, NULL, &run->error);
+        run->done = TRUE;
+}
+
+static void sub_run_child_setup(gpointer data) {
+        (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+}
+
+CwSubRun *cw_sub_run_start(uid_t uid, gid_t gid, const char *test_path, const char *cwd, char **env) {
+        return cw_sub_run_start_with_groups(uid, gid, NULL, test_path, cwd, env);
+}
+
+CwSubRun *cw_sub_run_start_with_groups(uid_t uid, gid_t gid, const char *groups, const char *test_path,
+                                       const char *cwd, char **env) {
+        g_autoptr(GError) error = NULL;
+        g_auto(GStrv) own_env = NULL;
+        CwSubRun *run = g_new0(CwSubRun, 1);
+
+        g_autofree char *setpriv = g_find_program_in_path("setpriv");
+        g_assert_nonnull(setpriv);
+        g_autofree char *self = g_file_read_link("/proc/self/exe", &error);
+        g_assert_no_error(error);
+        cw_assert_usable_by_others(self, TRUE);
+        if (!env)
+                env = own_env = cw_sub_run_environ(cwd);
+
+        g_autoptr(GSubprocessLauncher) launcher =
+                g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE);
+        g_subprocess_launcher_set_environ(launcher, env);
+        g_subprocess_launcher_set_cwd(launcher, cwd);
+        g_subprocess_launcher_set_child_setup(launcher, sub_run_child_setup, NULL, NULL);
+        char uid_arg[32], gid_arg[32];
+        g_snprintf(uid_arg, sizeof(uid_arg), "--reuid=%u", (unsigned) uid);
+        g_snprintf(gid_arg, sizeof(gid_arg), "--regid=%u", (unsigned) gid);
+        g_autofree char *groups_arg = groups ? g_strdup_printf("--groups=%s", groups) : g_strdup("--init-groups");
+        const char *const argv[] = { setpriv, uid_arg, gid_arg, groups_arg, "--", self,
+                                     "--tap", "-p", test_path, NULL };
+        run->sub = g_subprocess_launcher_spawnv(launcher, argv, &error);
+        g_assert_no_error(error);
+        run->test_path = g_strdup(test_path);
+        run->label = g_strdup_printf("as uid %u%s%s (%s)", (unsigned) uid, groups ? " groups " : "",
+                                     groups ? groups : "", test_path);
+        g_subprocess_communicate_async(run->sub, NULL, NULL, on_sub_run_communicated, run);
+        return run;
+}
+
+gboolean cw_sub_run_is_done(CwSubRun *run) {
+        return run->done;
+}
+
+static gboolean sub_run_done(gpointer data) {
+        return ((CwSubRun *) data)->done;
+}
+
+/* What is wrong with a sub-run's TAP output (NULL when nothing): its one test must have passed
+ * (not skipped), under the plan 1..1, and nothing failed or bailed out. */
+static char *sub_run_tap_failure(const char *output, const char *test_path) {
+        g_auto(GStrv) lines = g_strsplit(output, "\n", -1);
+        g_autofree char *ok_line = g_strdup_printf("ok 1 %s", test_path);
+        gboolean passed = FALSE, plan = FALSE;
+
+        for (char **l = lines; *l; l++) {
+                if (g_str_has_prefix(*l, "not ok") || g_str_has_prefix(*l, "Bail out!"))
+                        return g_strdup(*l);
+                if (g_str_equal(*l, ok_line))
+                        passed = TRUE;
+                else if (g_str_has_prefix(*l, "ok "))
+                        return g_strdup_printf("unexpected result: %s", *l);
+                else if (g_str_equal(*l, "1..1"))
+                        plan = TRUE;
+                else if (g_regex_match_simple("^[0-9]+\\.\\.[0-9]+", *l, 0, 0))
+                        return g_strdup_printf("unexpected plan: %s", *l);
+        }
+        if (!passed || !plan)
+                return g_strdup_printf("no \"%s\" under the plan 1..1", ok_line);
+        return NULL;
+}
+
+char *cw_sub_run_finish(CwSubRun *run, guint timeout_ms) {
+        g_autoptr(GError) error = NULL;
+        char *failure = NULL;
+
+        if (!cw_wait_until(sub_run_done, run, timeout_ms)) {
+                g_test_message("%s did not end within %u ms: killing it", run->label, timeout_ms);
+                g_subprocess_force_exit(run->sub);
+                if (!cw_wait_until(sub_run_done, run, cw_timeout_ms(10000)))
+                        g_error("%s did not end, even after SIGKILL", run->label);
+        }
+        g_assert_no_error(run->error);
+
+        gsize size = 0;
+        const char *bytes = run->output ? g_bytes_get_data(run->output, &size) : NULL;
+        g_autofree char *output = g_strndup(bytes ? bytes : "", size);
+        g_auto(GStrv) lines = g_strsplit(output, "\n", -1);
+        for (char **l = lines; *l; l++)
+                if (**l)
+                        g_test_message("%s: %s", run->label, *l);
+        if (!g_spawn_check_wait_status(g_subprocess_get_status(run->sub), &error))
+                failure = g_strdup_printf("%s: %s", run->label, error->message);
+        else {
+                g_autofree char *tap = sub_run_tap_failure(output, run->test_path);
+                if (tap)
+                        failure = g_strdup_printf("%s: %s", run->label, tap);
+        }
+
+        g_clear_pointer(&run->output, g_bytes_unref);
+        g_clear_object(&run->sub);
+        g_free(run->test_path);
+        g_free(run->label);
+        g_free(run);
+        return failure;
+}
+
+gboolean cw_sub_run(uid_t uid, gid_t gid, const char *test_path, const char *cwd, char **env, guint timeout_ms) {
+        g_autofree char *failure = cw_sub_run_finish(cw_sub_run_start(uid, gid, test_path, cwd, env), timeout_ms);
+        if (failure) {
+                g_test_fail_printf("the run failed: %s", failure);
+                return FALSE;
+        }
+        return TRUE;
+}
+
+void cw_reap_and_kill_leftovers(void) {
+        reap_and_kill_leftovers();
+}
+
+void cw_assert_no_zombies(pid_t pid) {
+        assert_service_has_no_zombies(pid);
 }

@@ -158,3 +158,45 @@ void cw_assert_service_alive(CwFixture *f, pid_t expected_pid);
                 if (g_strcmp0(_remote, (name)) != 0)                                                     \
                         g_error("expected %s, got %s: %s", (name), _remote, (err)->message);            \
         } G_STMT_END
+
+/* ---- Runs as another user ----
+ *
+ * A test runs a hidden case of its own binary (a path with "/subprocess/" in it, which GLib
+ * runs only when named with -p) as an unprivileged user, under setpriv, and checks how that
+ * run ended and its TAP output. Needs root and setpriv (util-linux). */
+
+/* Fails unless every directory above @path can be searched by others and @path itself can be
+ * read (and, with @exec, executed) by them. */
+void cw_assert_usable_by_others(const char *path, gboolean exec);
+
+/* Our environment without what names our own bus and the session-bus harness's variables
+ * (DBUS_*, DISPLAY, XDG_*_HOME, CHILDWATCH_TEST_STATUS_FILE/ARGS/VALGRIND_LOG), with HOME,
+ * TMPDIR and XDG_RUNTIME_DIR set to @home: the start of a sub-run's environment. */
+char **cw_sub_run_environ(const char *home);
+
+typedef struct CwSubRun CwSubRun;
+/* Starts "/proc/self/exe --tap -p @test_path" as @uid/@gid with the supplementary groups of
+ * @uid's user database entry (setpriv --reuid --regid --init-groups), in @cwd with @env
+ * (NULL: cw_sub_run_environ(@cwd)); its stdout and stderr are collected. It gets the parent
+ * death signal SIGKILL, so that it does not outlive a test that aborts. */
+CwSubRun *cw_sub_run_start(uid_t uid, gid_t gid, const char *test_path, const char *cwd, char **env);
+/* Same, with the supplementary groups @groups (a comma-separated list of gids, setpriv
+ * --groups) instead of those of the user database. */
+CwSubRun *cw_sub_run_start_with_groups(uid_t uid, gid_t gid, const char *groups, const char *test_path,
+                                       const char *cwd, char **env);
+/* Whether it has ended (its output read to the end too). Iterates nothing. */
+gboolean cw_sub_run_is_done(CwSubRun *run);
+/* Waits (bounded by @timeout_ms, then SIGKILL) for it to end, logs its output with
+ * g_test_message(), and frees @run. Returns NULL when it exited 0 with the TAP output of one
+ * passed test ("ok 1 @test_path" under the plan 1..1, nothing failed, skipped or bailed out),
+ * else what was wrong (free with g_free()). */
+char *cw_sub_run_finish(CwSubRun *run, guint timeout_ms);
+/* Starts and finishes at once; asserts that it passed (g_test_fail_printf() otherwise, and
+ * returns FALSE). */
+gboolean cw_sub_run(uid_t uid, gid_t gid, const char *test_path, const char *cwd, char **env, guint timeout_ms);
+
+/* Kills and reaps (bounded) every child of ours but GTestDBus's watcher. */
+void cw_reap_and_kill_leftovers(void);
+/* Fails the test (g_test_fail_printf()) when @pid still has zombie children after a bounded
+ * wait (cw_timeout_ms(2000)). */
+void cw_assert_no_zombies(pid_t pid);
