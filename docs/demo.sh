@@ -49,7 +49,8 @@ P=org.childwatch.ChildWatch1.Process
 # Every state change becomes a StateChanged signal; show them as they come.
 timeout 10 gdbus monitor --address "$address" --dest org.childwatch.ChildWatch1 > "$tmp/monitor" 2>&1 &
 pids+=($!)
-sleep 0.3
+# Bounded wait until the monitor has subscribed (it then names the owner).
+for _ in $(seq 50); do grep -q "is owned by" "$tmp/monitor" && break; sleep 0.1; done
 
 echo; echo "== Spawn: sleep 30"
 read -r _ sleeper pid < <(bus call "${M[@]}" Spawn 'asa{sv}' 2 sleep 30 1 description s "a sleeper")
@@ -76,7 +77,8 @@ bus call org.childwatch.ChildWatch1 "$sleeper" $P Release
 bus call org.childwatch.ChildWatch1 "$quitter" $P Release
 bus call "${M[@]}" ListProcesses
 
-sleep 0.3
+# Bounded wait for the last of them, the sleeper's end.
+for _ in $(seq 50); do grep -q "'killed'" "$tmp/monitor" && break; sleep 0.1; done
 echo; echo "== StateChanged signals, as 'gdbus monitor' saw them:"
 grep StateChanged "$tmp/monitor" | sed 's/^/   /'
 echo; echo "== Done."

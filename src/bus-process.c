@@ -229,10 +229,11 @@ static int method_get_pty(sd_bus_message *m, void *userdata, sd_bus_error *error
         if (!c->pty)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_NOT_SUPPORTED,
                                          "Process %" PRIu64 " was spawned without a pty.", c->id);
-        if (!child_is_running(c) || c->pty_master < 0)
+        if (c->pty_master < 0)
                 return not_running(c, error);
-        /* A duplicate (sd-bus dups it into the reply): we keep ours until the end, so a
-         * client that comes back gets the terminal again. */
+        /* A duplicate (sd-bus dups it into the reply): we keep ours while the object exists,
+         * so what a program wrote before it ended, or before anyone asked, is still there to
+         * read, and a client that comes back gets the terminal again. */
         return sd_bus_reply_method_return(m, "h", c->pty_master);
 }
 

@@ -347,7 +347,6 @@ void child_handle_event(Child *c, ChildEvent event, int status) {
 
         if (terminal) {
                 c->exit_usec = now_usec(CLOCK_REALTIME);
-                c->pty_master = safe_close(c->pty_master);
                 if (!c->tree_running)
                         c->kill_timer = sd_event_source_disable_unref(c->kill_timer);
                 manager_child_ended(c->manager, c);
@@ -1280,6 +1279,8 @@ void child_release(Child *c) {
                 /* While the owner is still linked: in multi-user mode it is the recipient. */
                 bus_process_emit_removed(c);
                 manager_remove_object(m, c);
+                /* Nobody can ask for the terminal any more. */
+                c->pty_master = safe_close(c->pty_master);
                 if (c->parent && c->parent->has_object)
                         bus_process_emit_changed(c->parent, "Descendants");
         }

@@ -74,7 +74,7 @@ struct Child {
         unsigned n_waiters;
 
         bool pty;                      /* spawned with a pseudo-terminal */
-        int pty_master;                /* kept until the end, so output before GetPty() is not lost */
+        int pty_master;                /* kept while the object exists: output of a short program is not lost */
 
         uint64_t user_usec;            /* CPU time at the end, with its reaped children (wait4 rusage) */
         uint64_t system_usec;

@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
 # The whole test suite, as CI runs it:
-#   1. gcc build with -Werror: unit, integration, fuzz corpus, lint, benchmark smoke
-#   2. the same tests under valgrind (the bus-activated daemon too)
+#   1. gcc build with -Werror: unit, integration, client (childwatchctl, libchildwatch),
+#      fuzz corpus, lint, docs (man pages, every shell example), stress (a small load run),
+#      benchmark smoke
+#   2. the C tests under valgrind (the bus-activated daemon too)
 #   3. an ASan+UBSan build (its own build dir) running the same tests
 #   4. a clang build with -Werror running the unit tests
 # Every test binary of every run counts once; a skip counts as a failure.
@@ -18,7 +20,10 @@ quick=false
 
 passed=0
 failed=0
-suites=(--suite unit --suite integration --suite fuzz --suite lint)
+suites=(--suite unit --suite integration --suite client --suite fuzz --suite lint --suite docs --suite stress)
+# Under valgrind: the C test programs (the docs and stress drivers are Python or long-running
+# load generators that valgrind would only slow down; the service under test is the same).
+valgrind_suites=(--suite unit --suite integration --suite client --suite fuzz)
 
 tally() { # BUILDDIR LOGNAME: count the results of the last meson test run
         local counts
@@ -63,7 +68,7 @@ if ! $quick; then
         # 2. valgrind
         if [ -d build ] && command -v valgrind >/dev/null; then
                 echo "== valgrind"
-                meson test -C build --setup=valgrind --print-errorlogs "${suites[@]}"
+                meson test -C build --setup=valgrind --print-errorlogs "${valgrind_suites[@]}"
                 tally build testlog-valgrind.json
         else
                 echo "== valgrind: not available"; failed=$((failed + 1))

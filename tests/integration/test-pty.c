@@ -96,9 +96,29 @@ static void test_terminal(CwFixture *f, gconstpointer data) {
         close(master);
 
         g_assert_cmpint(cw_wait_for_event(f, path, "exited", 10000), ==, 0);
-        /* Ended: the service has closed its side. */
-        g_assert_cmpint(get_pty(f, path, &error), <, 0);
-        cw_assert_dbus_error(error, CW_ERROR("NotRunning"));
+        /* Ended, but the object exists: the terminal is still handed out (at EOF now). */
+        master = get_pty(f, path, &error);
+        g_assert_no_error(error);
+        g_autofree char *rest = read_until_hangup(master, 5000);
+        g_assert_cmpstr(rest, ==, "");
+        close(master);
+        cw_release(f->conn, path);
+}
+
+static void test_output_after_end(CwFixture *f, gconstpointer data) {
+        /* A program that ends before anyone asked for its terminal: its output waits there. */
+        const char *argv[] = { "sh", "-c", "test -t 1 && stty size", NULL };
+        g_autoptr(GVariant) options = g_variant_ref_sink(
+                g_variant_new_parsed("{'pty': <true>, 'pty-size': <(@u 12, @u 34)>}"));
+        g_autoptr(GError) error = NULL;
+
+        g_autofree char *path = cw_spawn(f, argv, options, NULL);
+        g_assert_cmpint(cw_wait_for_event(f, path, "exited", 10000), ==, 0);
+        int master = get_pty(f, path, &error);
+        g_assert_no_error(error);
+        g_autofree char *out = read_until_hangup(master, 5000);
+        g_assert_nonnull(strstr(out, "12 34"));
+        close(master);
         cw_release(f->conn, path);
 }
 
@@ -161,6 +181,8 @@ static void test_refused(CwFixture *f, gconstpointer data) {
 int main(int argc, char *argv[]) {
         cw_test_init(&argc, &argv);
         g_test_add("/pty/terminal", CwFixture, NULL, cw_fixture_setup, test_terminal, cw_fixture_teardown);
+        g_test_add("/pty/output-after-end", CwFixture, NULL, cw_fixture_setup, test_output_after_end,
+                   cw_fixture_teardown);
         g_test_add("/pty/job-control", CwFixture, NULL, cw_fixture_setup, test_job_control, cw_fixture_teardown);
         g_test_add("/pty/refused", CwFixture, NULL, cw_fixture_setup, test_refused, cw_fixture_teardown);
         return g_test_run();
