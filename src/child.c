@@ -447,8 +447,8 @@ static int spawn_failure_to_error(const SpawnFailure *f, char * const *argv, con
         default:
                 if (f->error == EAGAIN)
                         return sd_bus_error_setf(error, CW_ERROR_SPAWN_FAILED,
-                                                 "clone3(): %s (process limit reached?)", what);
-                return sd_bus_error_setf(error, CW_ERROR_SPAWN_FAILED, "clone3(): %s", what);
+                                                 "clone(): %s (process limit reached?)", what);
+                return sd_bus_error_setf(error, CW_ERROR_SPAWN_FAILED, "clone(): %s", what);
         }
 }
 
@@ -556,6 +556,9 @@ int child_spawn(Manager *m, Client *owner, char * const *argv, const SpawnOption
         r = child_check_user_limit(m, owner, error);
         if (r < 0)
                 return r;
+        if (!manager_has_fd_headroom(m))
+                return sd_bus_error_set(error, CW_ERROR_LIMIT_EXCEEDED,
+                                        "The service is running out of file descriptors.");
 
         /* Whom it runs as. In multi-user mode always the caller (root may name another user),
          * with a login's environment from the user database, never the service's own. */
@@ -677,6 +680,9 @@ int child_spawn(Manager *m, Client *owner, char * const *argv, const SpawnOption
         if (r == -E2BIG)
                 return sd_bus_error_setf(error, CW_ERROR_LIMIT_EXCEEDED,
                                          "Argument list and environment are too large.");
+        if (r == -EMFILE || r == -ENFILE)
+                return sd_bus_error_setf(error, CW_ERROR_LIMIT_EXCEEDED, "Out of file descriptors: %s",
+                                         strerror(-r));
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "Cannot start %s: %m", argv[0]);
         if (r > 0)
@@ -872,6 +878,9 @@ int child_adopt(Manager *m, Client *owner, int *pidfd, const SpawnOptions *o, Ch
         r = child_check_user_limit(m, owner, error);
         if (r < 0)
                 return r;
+        if (!manager_has_fd_headroom(m))
+                return sd_bus_error_set(error, CW_ERROR_LIMIT_EXCEEDED,
+                                        "The service is running out of file descriptors.");
 
         bool is_child = info.ppid == (uint32_t) getpid();
         c = calloc(1, sizeof(Child));

@@ -34,7 +34,9 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -115,6 +117,39 @@ static void manager_count_remove(Manager *m, uid_t uid) {
                 (void) hashmap_remove(&m->running_by_uid, &key);
                 free(u);
         }
+}
+
+/* One message may carry up to 253 descriptors (SCM_RIGHTS); a new process costs a few more
+ * (pidfd, group pidfd, cgroup, pty and the temporaries of the spawn). */
+#define FD_RESERVE 288U
+/* What a watched process holds at most, to estimate before counting. */
+#define FDS_PER_CHILD 4U
+#define FDS_BASE 64U
+
+static unsigned count_open_fds(void) {
+        DIR *d = opendir("/proc/self/fd");
+        unsigned n = 0;
+
+        if (!d)
+                return 0;
+        for (struct dirent *de; (de = readdir(d));)
+                if (de->d_name[0] != '.')
+                        n++;
+        (void) closedir(d);
+        return n;
+}
+
+bool manager_has_fd_headroom(Manager *m) {
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+                return true;
+        /* Counting is O(open fds): only when a generous estimate comes near the limit. */
+        uint64_t estimate = FDS_BASE + (uint64_t) FDS_PER_CHILD * (hashmap_size(&m->children_by_pid) +
+                                                                    hashmap_size(&m->children_by_id));
+        if (estimate + FD_RESERVE < rl.rlim_cur)
+                return true;
+        return (uint64_t) count_open_fds() + FD_RESERVE < rl.rlim_cur;
 }
 
 bool manager_may_see(Manager *m, uid_t uid, Child *c) {

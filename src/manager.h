@@ -77,6 +77,10 @@ int manager_start(Manager *m, const Config *config);
 Child *manager_get_child_by_id(Manager *m, uint64_t id);
 Child *manager_get_child_by_pid(Manager *m, pid_t pid);
 
+/* Whether the service still has the descriptors that a new process and any incoming message
+ * need: sd-bus drops the connection when the kernel cannot install a message's fds. */
+bool manager_has_fd_headroom(Manager *m);
+
 /* Running processes whose owner is @uid. */
 unsigned manager_count_running_of(Manager *m, uid_t uid);
 /* Whether the caller of @msg (of uid @uid) may see @c: always, but in multi-user mode only
