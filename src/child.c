@@ -225,28 +225,26 @@ static void child_start_linger(Child *c) {
         }
 }
 
-static void child_reply_waiters(Child *c) {
-        for (unsigned i = 0; i < c->n_waiters; i++) {
-                int r = bus_process_reply_end(c, c->waiters[i]);
+/* Answers @calls (Wait or Kill) with the final State and ExitStatus and empties the list. */
+static void child_reply_all(Child *c, sd_bus_message ***calls, unsigned *n_calls) {
+        for (unsigned i = 0; i < *n_calls; i++) {
+                int r = bus_process_reply_end(c, (*calls)[i]);
                 if (r < 0)
-                        log_debug("Cannot answer a waiter of process %" PRIu64 ": %s", c->id, strerror(-r));
-                c->waiters[i] = sd_bus_message_unref(c->waiters[i]);
+                        log_debug("Cannot answer a caller waiting for process %" PRIu64 ": %s", c->id,
+                                  strerror(-r));
+                sd_bus_message_unref((*calls)[i]);
         }
-        free(c->waiters);
-        c->waiters = NULL;
-        c->n_waiters = 0;
+        free(*calls);
+        *calls = NULL;
+        *n_calls = 0;
+}
+
+static void child_reply_waiters(Child *c) {
+        child_reply_all(c, &c->waiters, &c->n_waiters);
 }
 
 static void child_reply_tree_waiters(Child *c) {
-        for (unsigned i = 0; i < c->n_tree_waiters; i++) {
-                int r = bus_process_reply_end(c, c->tree_waiters[i]);
-                if (r < 0)
-                        log_debug("Cannot answer a Kill of tree %" PRIu64 ": %s", c->id, strerror(-r));
-                c->tree_waiters[i] = sd_bus_message_unref(c->tree_waiters[i]);
-        }
-        free(c->tree_waiters);
-        c->tree_waiters = NULL;
-        c->n_tree_waiters = 0;
+        child_reply_all(c, &c->tree_waiters, &c->n_tree_waiters);
 }
 
 /* What happens to an ended process once nothing of it (and of its tree) runs any more. */

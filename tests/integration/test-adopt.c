@@ -825,25 +825,6 @@ static void test_access_denied_as_nobody(CwFixture *f, gconstpointer data) {
         cw_assert_service_alive(f, service);
 }
 
-/* Fails unless every directory above @path can be searched by others and @path itself can be
- * read (and, with @exec, executed) by them. */
-static void assert_usable_by_others(const char *path, gboolean exec) {
-        g_autofree char *p = g_strdup(path);
-        struct stat st;
-
-        g_assert_true(g_path_is_absolute(p));
-        g_assert_cmpint(stat(p, &st), ==, 0);
-        if (!(st.st_mode & S_IROTH) || (exec && !(st.st_mode & S_IXOTH)))
-                g_error("%s has mode %o: nobody cannot %s it", p, st.st_mode & 07777, exec ? "run" : "read");
-        for (int depth = 0; depth < 256 && !g_str_equal(p, "/"); depth++) {
-                char *dir = g_path_get_dirname(p);
-                g_free(p);
-                p = dir;
-                g_assert_cmpint(stat(p, &st), ==, 0);
-                if (!(st.st_mode & S_IXOTH))
-                        g_error("directory %s has mode %o: nobody cannot reach %s", p, st.st_mode & 07777, path);
-        }
-}
 
 /* The daemon the test service wrapper runs (its line daemon='...'), or NULL. */
 static char *wrapper_daemon(const char *wrapper) {
@@ -923,14 +904,14 @@ static void test_access_denied(CwFixture *f, gconstpointer data) {
         /* What nobody runs must be reachable by nobody. */
         g_autofree char *self = g_file_read_link("/proc/self/exe", &error);
         g_assert_no_error(error);
-        assert_usable_by_others(self, TRUE);
+        cw_assert_usable_by_others(self, TRUE);
         g_autofree char *wrapper = g_build_filename(cw_test_services_dir(), "childwatchd-test-wrapper", NULL);
         g_autofree char *activation = g_build_filename(cw_test_services_dir(), CW_NAME ".service", NULL);
-        assert_usable_by_others(wrapper, FALSE);
-        assert_usable_by_others(activation, FALSE);
+        cw_assert_usable_by_others(wrapper, FALSE);
+        cw_assert_usable_by_others(activation, FALSE);
         g_autofree char *daemon = wrapper_daemon(wrapper);
         g_assert_nonnull(daemon);
-        assert_usable_by_others(daemon, TRUE);
+        cw_assert_usable_by_others(daemon, TRUE);
 
         /* Root's process, and a home of nobody's: HOME, TMPDIR and XDG_RUNTIME_DIR. */
         local_start(&target, sleep_long, FALSE);
@@ -939,7 +920,7 @@ static void test_access_denied(CwFixture *f, gconstpointer data) {
         int target_fd = open_pidfd(target.pid);
         g_autofree char *home = cw_make_tmpdir();
         g_autofree char *home_parent = g_path_get_dirname(home);
-        assert_usable_by_others(home_parent, FALSE);
+        cw_assert_usable_by_others(home_parent, FALSE);
         g_assert_cmpint(chown(home, NOBODY_ID, NOBODY_ID), ==, 0);
         g_assert_cmpint(chmod(home, 0700), ==, 0);
 
