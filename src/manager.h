@@ -58,6 +58,9 @@ typedef struct Manager {
         sd_event_source *group_poll_source; /* process-group trees whose leader ended */
         unsigned n_group_polls;
 
+        unsigned fds_counted;        /* open descriptors at the last count (manager_has_fd_headroom()) */
+        size_t fds_counted_children; /* children plus objects at that count */
+
         int sigchld_fd;
         sd_event_source *sigchld_source;
         sd_event_source *sweep_source;

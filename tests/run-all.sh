@@ -7,7 +7,7 @@
 #      benchmark smoke
 #   2. the C tests under valgrind (the bus-activated daemon too)
 #   3. an ASan+UBSan build (its own build dir) running the same tests
-#   4. a clang build with -Werror running the unit tests
+#   4. a clang build with -Werror running the unit tests and short libFuzzer runs
 # Every test binary of every run counts once; a skip counts as a failure.
 # The last line is "N passed, N failed".
 #
@@ -81,10 +81,12 @@ if ! $quick; then
                 tally build-asan testlog-asan.json
         fi
 
-        # 4. clang, -Werror
-        if step "build (clang, -Werror)" sh -c \
-                '{ [ -d build-clang ] || CC=clang meson setup build-clang -Dwerror=true; } && ninja -C build-clang'; then
-                meson test -C build-clang --print-errorlogs --suite unit
+        # 4. clang, -Werror, with the libFuzzer targets: the unit tests, and the fuzz suite, which
+        #    replays the seed corpora and fuzzes each target for a short while (tests/fuzz)
+        if step "build (clang, -Werror, libFuzzer)" sh -c \
+                '{ [ -d build-clang ] || CC=clang meson setup build-clang -Dwerror=true -Dfuzzing=true -Db_lundef=false; } &&
+                 meson configure build-clang -Dfuzzing=true -Db_lundef=false && ninja -C build-clang'; then
+                meson test -C build-clang --print-errorlogs --suite unit --suite fuzz
                 tally build-clang testlog.json
         fi
 fi
