@@ -836,6 +836,7 @@ Manager *manager_free(Manager *m) {
         spawner_free(m->spawner);
         sd_bus_flush_close_unref(m->bus);
         sd_event_unref(m->event);
+        free(m->base_environment_merged);
         free(m->home);
         free(m);
         return NULL;

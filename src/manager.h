@@ -69,6 +69,7 @@ typedef struct Manager {
         uid_t uid;
         char *home;
         char **base_environment; /* borrowed from environ */
+        char **base_environment_merged; /* env_merge() of it alone, made at the first spawn that needs it */
 } Manager;
 
 int manager_new(Manager **ret, sd_event *event, const Config *config);
