@@ -627,8 +627,9 @@ static void send_call(unsigned client, FuzzInput *in) {
                 }
                 r = sd_bus_message_set_expect_reply(m, false);
                 fuzz_check(r >= 0);
-                r = sd_bus_send(fuzzer.clients[client], m, NULL);
-                fuzz_check(r >= 0 || r == -ENOBUFS);
+                /* A refusal (too many descriptors for one message, the daemon having dropped
+                 * this client for the previous one) is the client's own business, as below. */
+                (void) sd_bus_send(fuzzer.clients[client], m, NULL);
                 return;
         }
 
