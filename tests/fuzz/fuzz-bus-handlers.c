@@ -149,7 +149,8 @@ static const char *const *const programs[] = {
 typedef struct Object {
         char path[64];
         pid_t pid;
-        bool released; /* a Release() of it succeeded */
+        unsigned client; /* that created it */
+        bool released;   /* a Release() of it succeeded */
 } Object;
 
 /* Terminal StateChanged signals, by path. Kept apart from the objects: a signal on client 0
@@ -515,7 +516,7 @@ static bool error_is_documented(const char *name) {
         return false;
 }
 
-static void remember_object(sd_bus_message *reply) {
+static void remember_object(sd_bus_message *reply, unsigned client) {
         const char *path;
         uint32_t pid;
 
@@ -524,7 +525,7 @@ static void remember_object(sd_bus_message *reply) {
         if (sd_bus_message_read(reply, "ou", &path, &pid) < 0)
                 return;
         Object *o = &fuzzer.objects[fuzzer.n_objects++];
-        *o = (Object) { .pid = (pid_t) pid };
+        *o = (Object) { .pid = (pid_t) pid, .client = client };
         snprintf(o->path, sizeof(o->path), "%s", path);
 }
 
@@ -555,7 +556,7 @@ static int on_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_err
                 if (fuzzer.debug)
                         fprintf(stderr, "  reply: %s\n", sd_bus_message_get_signature(reply, true));
                 if (call->creates_object)
-                        remember_object(reply);
+                        remember_object(reply, call->client);
                 if (call->releases[0]) {
                         Object *o = find_object(call->releases);
                         if (o)
@@ -974,7 +975,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 static void run_script(const uint8_t *data, size_t size) {
         FuzzInput in = { data, size };
 
-        unsigned generation0 = fuzzer.generation[0];
+        unsigned generation0 = fuzzer.generation[0], generation1 = fuzzer.generation[1];
 
         fuzzer.n_objects = fuzzer.n_spawns = fuzzer.n_sleepers = fuzzer.n_terminals = 0;
         n_transient_fds = 0;
@@ -1023,8 +1024,9 @@ static void run_script(const uint8_t *data, size_t size) {
                 Terminal *t = find_terminal(o->path);
                 unsigned n = t ? t->n : 0;
                 if (n > 1 || (complete && !o->released && n != 1)) {
-                        fprintf(stderr, "%s (pid %d, %s): %u terminal events\n", o->path, (int) o->pid,
-                                o->released ? "released" : "not released", n);
+                        fprintf(stderr, "%s (pid %d, %s, of client %u; clients left: %u, %u): %u terminal events\n",
+                                o->path, (int) o->pid, o->released ? "released" : "not released", o->client,
+                                fuzzer.generation[0] - generation0, fuzzer.generation[1] - generation1, n);
                         __builtin_trap();
                 }
         }

@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "util/macro.h"
+#include "util/proc-stat.h"
 
 #ifndef FUZZ_KEEPER_PATH
 #error "FUZZ_KEEPER_PATH must name the fuzz-keeper program"
@@ -23,8 +25,18 @@
 
 struct Outside {
         int sock;     /* requests to the keeper; closing it ends the keeper */
+        pid_t keeper; /* learned from the first sleeper's parent */
         char address[512];
 };
+
+/* What the keeper is doing, when it does not answer. */
+static void describe_keeper(Outside *o) {
+        ProcStat st;
+        if (o->keeper > 0 && proc_stat_read(o->keeper, &st) >= 0)
+                fprintf(stderr, "keeper %d: state %c\n", (int) o->keeper, st.state);
+        else
+                fprintf(stderr, "keeper %d: gone\n", (int) o->keeper);
+}
 
 Outside *outside_free(Outside *o) {
         if (!o)
@@ -127,12 +139,19 @@ pid_t outside_spawn_sleeper(Outside *o, int *ret_pidfd) {
                 return -errno;
         /* The keeper answers at once; a keeper gone means the fuzzer cannot go on. */
         struct pollfd p = { .fd = o->sock, .events = POLLIN };
-        if (poll(&p, 1, 10 * 1000) != 1)
+        if (poll(&p, 1, 10 * 1000) != 1) {
+                describe_keeper(o);
                 return -ETIMEDOUT;
+        }
         if (recv(o->sock, &answer, sizeof(answer), 0) != sizeof(answer))
                 return -EPIPE;
         if (answer < 0)
                 return answer;
+        if (o->keeper == 0) {
+                ProcStat st;
+                if (proc_stat_read(answer, &st) >= 0)
+                        o->keeper = st.ppid;
+        }
 
         /* Without pidfds (valgrind 3.19 does not know pidfd_open()) the pid alone. */
         int fd = pidfd_open(answer, 0);
