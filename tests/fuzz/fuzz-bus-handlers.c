@@ -150,7 +150,6 @@ typedef struct Object {
         char path[64];
         pid_t pid;
         unsigned client; /* that created it */
-        bool released;   /* a Release() of it succeeded */
 } Object;
 
 /* Terminal StateChanged signals, by path. Kept apart from the objects: a signal on client 0
@@ -179,6 +178,10 @@ typedef struct Fuzzer {
         unsigned n_objects;
         Terminal terminals[OBJECTS_MAX * 4]; /* orphans and objects of no-reply spawns too */
         unsigned n_terminals;
+        /* Paths a Release() may have removed (it succeeded, or nobody asked): by path, since
+         * it may name an object whose Spawn() reply has not come yet. */
+        char released[OPS_MAX][128];
+        unsigned n_released;
         unsigned n_spawns;
         int sleepers[SLEEPERS_MAX]; /* pidfds of foreign processes made for this input */
         pid_t sleeper_pids[SLEEPERS_MAX];
@@ -197,11 +200,16 @@ typedef struct PendingCall {
         char releases[128]; /* the path, for Release() */
 } PendingCall;
 
-static Object *find_object(const char *path) {
-        for (unsigned i = 0; i < fuzzer.n_objects; i++)
-                if (streq(fuzzer.objects[i].path, path))
-                        return &fuzzer.objects[i];
-        return NULL;
+static void note_released(const char *path) {
+        if (fuzzer.n_released < ELEMENTSOF(fuzzer.released))
+                snprintf(fuzzer.released[fuzzer.n_released++], sizeof(fuzzer.released[0]), "%s", path);
+}
+
+static bool was_released(const char *path) {
+        for (unsigned i = 0; i < fuzzer.n_released; i++)
+                if (streq(fuzzer.released[i], path))
+                        return true;
+        return false;
 }
 
 static Terminal *find_terminal(const char *path) {
@@ -557,11 +565,8 @@ static int on_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_err
                         fprintf(stderr, "  reply: %s\n", sd_bus_message_get_signature(reply, true));
                 if (call->creates_object)
                         remember_object(reply, call->client);
-                if (call->releases[0]) {
-                        Object *o = find_object(call->releases);
-                        if (o)
-                                o->released = true;
-                }
+                if (call->releases[0])
+                        note_released(call->releases);
         }
         free(call);
         return 0;
@@ -621,11 +626,8 @@ static void send_call(unsigned client, FuzzInput *in) {
         if (flags & 0x10) {
                 /* Without a reply we cannot tell whether a Release() worked: then it may have
                  * ended the object before its process did, so no terminal event is owed. */
-                if (dispatched && streq(dispatched->member, "Release")) {
-                        Object *o = find_object(path);
-                        if (o)
-                                o->released = true;
-                }
+                if (dispatched && streq(dispatched->member, "Release"))
+                        note_released(path);
                 r = sd_bus_message_set_expect_reply(m, false);
                 fuzz_check(r >= 0);
                 /* A refusal (too many descriptors for one message, the daemon having dropped
@@ -977,7 +979,7 @@ static void run_script(const uint8_t *data, size_t size) {
 
         unsigned generation0 = fuzzer.generation[0], generation1 = fuzzer.generation[1];
 
-        fuzzer.n_objects = fuzzer.n_spawns = fuzzer.n_sleepers = fuzzer.n_terminals = 0;
+        fuzzer.n_objects = fuzzer.n_spawns = fuzzer.n_sleepers = fuzzer.n_terminals = fuzzer.n_released = 0;
         n_transient_fds = 0;
 
         for (unsigned op = 0; op < OPS_MAX && in.size > 0; op++) {
@@ -1023,9 +1025,10 @@ static void run_script(const uint8_t *data, size_t size) {
                 Object *o = &fuzzer.objects[i];
                 Terminal *t = find_terminal(o->path);
                 unsigned n = t ? t->n : 0;
-                if (n > 1 || (complete && !o->released && n != 1)) {
+                bool released = was_released(o->path);
+                if (n > 1 || (complete && !released && n != 1)) {
                         fprintf(stderr, "%s (pid %d, %s, of client %u; clients left: %u, %u): %u terminal events\n",
-                                o->path, (int) o->pid, o->released ? "released" : "not released", o->client,
+                                o->path, (int) o->pid, released ? "released" : "not released", o->client,
                                 fuzzer.generation[0] - generation0, fuzzer.generation[1] - generation1, n);
                         __builtin_trap();
                 }
