@@ -23,7 +23,6 @@ static int method_spawn(sd_bus_message *m, void *userdata, sd_bus_error *error) 
         _cleanup_free_ char **argv = NULL;
         Manager *manager = userdata;
         Client *client;
-        Child *c;
         int r;
 
         spawn_options_init(&o);
@@ -48,14 +47,11 @@ static int method_spawn(sd_bus_message *m, void *userdata, sd_bus_error *error) 
         if (r < 0)
                 return r;
 
-        r = child_spawn(manager, client, argv, &o, &c, error);
+        /* Answered from the event loop once a spawn helper has started it (child-spawn.c). */
+        r = child_spawn(manager, client, m, argv, &o, error);
         if (r < 0)
                 return r;
-
-        /* Announce the object before the reply, so a client that got the reply finds it. */
-        char buf[CHILD_PATH_MAX];
-        bus_process_emit_added(c);
-        return sd_bus_reply_method_return(m, "ou", child_object_path(c, buf), (uint32_t) c->pid);
+        return 1;
 }
 
 /* Adopt and AdoptPid after the pidfd is in hand (taken over: closed on failure). */

@@ -30,10 +30,7 @@
 #include "bus-process.h"
 #include "client.h"
 #include "manager.h"
-#include "spawner.h"
-#include "pty.h"
-#include "user-creds.h"
-#include "util/env.h"
+#include "spawn-pool.h"
 #include "util/log.h"
 #include "util/missing.h"
 #include "util/pidfd-info.h"
@@ -82,7 +79,7 @@ int child_pidfd(Child *c) {
 }
 
 /* Copies a strv into one allocation: fewer allocations per child and one free(). */
-static char **strv_copy_compact(char * const *l) {
+char **child_strv_copy_compact(char * const *l) {
         size_t n = strv_length(l), bytes = (n + 1) * sizeof(char *);
         for (size_t i = 0; i < n; i++)
                 bytes += strlen(l[i]) + 1;
@@ -197,7 +194,6 @@ Child *child_free(Child *c) {
         free(c);
         return NULL;
 }
-DEFINE_TRIVIAL_CLEANUP_FUNC(Child *, child_free);
 
 static int child_on_linger_end(sd_event_source *s, uint64_t usec, void *userdata) {
         Child *c = userdata;
@@ -439,39 +435,13 @@ void child_announce_end(Child *c) {
         child_handle_event(c, c->ended_event, c->ended_status);
 }
 
-static int spawn_failure_to_error(const SpawnFailure *f, char * const *argv, const char *cwd,
-                                  sd_bus_error *error) {
-        const char *what = strerror(f->error);
-
-        switch (f->stage) {
-        case SPAWN_STAGE_EXEC:
-                return sd_bus_error_setf(error, CW_ERROR_SPAWN_FAILED, "execve(%s): %s", argv[0], what);
-        case SPAWN_STAGE_CHDIR:
-                return sd_bus_error_setf(error, CW_ERROR_SPAWN_FAILED, "chdir(%s): %s", cwd, what);
-        case SPAWN_STAGE_FDS:
-                return sd_bus_error_setf(error, CW_ERROR_SPAWN_FAILED, "Cannot set up file descriptors: %s",
-                                         what);
-        case SPAWN_STAGE_CREDENTIALS:
-                return sd_bus_error_setf(error, CW_ERROR_SPAWN_FAILED, "Cannot change to the user's credentials: %s",
-                                         what);
-        case SPAWN_STAGE_SESSION:
-                return sd_bus_error_setf(error, CW_ERROR_SPAWN_FAILED, "setsid(): %s", what);
-        case SPAWN_STAGE_CLONE:
-        default:
-                if (f->error == EAGAIN)
-                        return sd_bus_error_setf(error, CW_ERROR_SPAWN_FAILED,
-                                                 "clone(): %s (process limit reached?)", what);
-                return sd_bus_error_setf(error, CW_ERROR_SPAWN_FAILED, "clone(): %s", what);
-        }
-}
-
 /* Without pidfds sd-event has to walk its child sources on SIGCHLD anyway, so it also
  * collects stop/continue reports then; with pidfds the manager does that in O(1). */
 static int child_wait_options(const Child *c) {
         return (c->events & CHILD_EVENTS_STOP_CONTINUE) ? WSTOPPED | WCONTINUED : 0;
 }
 
-static int child_start_watch(Child *c) {
+int child_start_watch(Child *c) {
         int r;
 
         /* sd_event_add_child() opens the pidfd itself (pidfd_open() on our unreaped child,
@@ -501,7 +471,7 @@ static int child_on_tree_event(sd_event_source *s, const struct inotify_event *e
 }
 
 /* After the spawn: the group pidfd, the tree's watch and its registration. */
-static int child_setup_tree(Child *c) {
+int child_setup_tree(Child *c) {
         Manager *m = c->manager;
         int r;
 
@@ -542,219 +512,13 @@ static int child_setup_tree(Child *c) {
 }
 
 /* Multi-user mode: --max-processes-per-user running processes per user, root exempt. */
-static int child_check_user_limit(Manager *m, Client *owner, sd_bus_error *error) {
+int child_check_user_limit(Manager *m, Client *owner, sd_bus_error *error) {
         if (!m->multi_user || owner->uid == 0)
                 return 0;
         if (manager_count_running_of(m, owner->uid) < m->max_processes_per_user)
                 return 0;
         return sd_bus_error_setf(error, CW_ERROR_LIMIT_EXCEEDED, "Limit of %u running processes per user reached.",
                                  m->max_processes_per_user);
-}
-
-int child_spawn(Manager *m, Client *owner, char * const *argv, const SpawnOptions *o, Child **ret,
-                sd_bus_error *error) {
-        _cleanup_(child_freep) Child *c = NULL;
-        _cleanup_free_ char **env = NULL;
-        _cleanup_strv_free_ char **login_env = NULL;
-        _cleanup_(user_creds_done) UserCreds creds = {};
-        int fds[3 + SPAWN_FDS_MAX];
-        unsigned targets[3 + SPAWN_FDS_MAX];
-        SpawnFailure failure = {};
-        pid_t pid = 0;
-        int r;
-
-        if (hashmap_size(&m->children_by_pid) >= m->max_processes)
-                return sd_bus_error_setf(error, CW_ERROR_LIMIT_EXCEEDED,
-                                         "Limit of %u running processes reached.", m->max_processes);
-        r = child_check_user_limit(m, owner, error);
-        if (r < 0)
-                return r;
-        if (!manager_has_fd_headroom(m))
-                return sd_bus_error_set(error, CW_ERROR_LIMIT_EXCEEDED,
-                                        "The service is running out of file descriptors.");
-
-        /* Whom it runs as. In multi-user mode always the caller (root may name another user),
-         * with a login's environment from the user database, never the service's own. */
-        bool other_user = o->user || o->group;
-        if (other_user && owner->uid != 0)
-                return sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED,
-                                        "Only root may spawn as another user or group.");
-        bool login = other_user || m->multi_user;
-        if (login) {
-                r = user_creds_resolve(o->user, owner->uid, o->group, &creds);
-                if (r == -ESRCH || r == -EINVAL || r == -ENOENT) {
-                        if (o->user || o->group)
-                                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                                         "No such %s: %s", r == -ENOENT ? "group" : "user",
-                                                         r == -ENOENT ? o->group : o->user ?: o->group);
-                        return sd_bus_error_setf(error, CW_ERROR_SPAWN_FAILED,
-                                                 "User %u has no entry in the user database.",
-                                                 (unsigned) owner->uid);
-                }
-                if (r < 0)
-                        return sd_bus_error_set_errnof(error, r, "Cannot look up the user: %m");
-                login_env = user_creds_environment(&creds);
-                if (!login_env)
-                        return -ENOMEM;
-        }
-        bool change_credentials = login && (creds.uid != m->uid || other_user);
-        /* In multi-user mode every program leads a session of its own: a process can join only
-         * a process group of its own session, so no user's process can slip into another
-         * user's group (and be signalled, or taken for a descendant, with it). */
-        bool new_session = o->new_session || m->multi_user || o->pty;
-        if (o->pty_size_set && !o->pty)
-                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "Option 'pty-size' needs 'pty'.");
-
-        /* Everything that can fail for lack of memory happens before the program starts. */
-        c = calloc(1, sizeof(Child));
-        if (!c)
-                return -ENOMEM;
-        *c = (Child) {
-                .manager = m,
-                .uid = login ? creds.uid : m->uid,
-                .owner_uid = owner->uid,
-                .watch_bus = o->watch_bus,
-                .kill_on_release = o->kill_on_release,
-                .events = o->events,
-                .kill_signal = o->kill_signal,
-                .kill_timeout_usec = o->kill_timeout_usec,
-                .state = CHILD_STATE_RUNNING,
-                .pidfd = -EBADF,
-                .group_pidfd = -EBADF,
-                .cgroup_fd = -EBADF,
-                .pty_master = -EBADF,
-                .tree = o->tree,
-                .leads_group = new_session || (o->tree && m->tree_mode == TREE_MODE_PROCESS_GROUP),
-        };
-        c->argv = strv_copy_compact(argv);
-        c->owner_name = strdup(owner->name);
-        c->description = o->description ? strdup(o->description) : NULL;
-        if (!c->argv || !c->owner_name || (o->description && !c->description))
-                return -ENOMEM;
-
-        /* Without environment options the merge has the same input every time: do it once.
-         * It cost ~33k instructions per spawn (callgrind), on the way to the clone. The
-         * service's environment does not change after manager_start(). */
-        char **envp;
-        if (!o->clear_environment && !login && !o->unset_environment && !o->environment) {
-                if (!m->base_environment_merged) {
-                        r = env_merge(m->base_environment, NULL, NULL, &m->base_environment_merged);
-                        if (r < 0)
-                                return r;
-                }
-                envp = m->base_environment_merged;
-        } else {
-                r = env_merge(o->clear_environment ? NULL : login ? login_env : m->base_environment,
-                              o->unset_environment, o->environment, &env);
-                if (r < 0)
-                        return r;
-                envp = env;
-        }
-
-        _cleanup_close_ int pty_master = -EBADF, pty_slave = -EBADF;
-        if (o->pty) {
-                r = pty_open(o->pty_rows, o->pty_columns, change_credentials ? creds.uid : (uid_t) -1,
-                             &pty_master, &pty_slave);
-                if (r == -EMFILE || r == -ENFILE)
-                        return sd_bus_error_setf(error, CW_ERROR_LIMIT_EXCEEDED, "Out of file descriptors: %s",
-                                                 strerror(-r));
-                if (r < 0)
-                        return sd_bus_error_setf(error, CW_ERROR_SPAWN_FAILED,
-                                                 "Cannot allocate a pseudo-terminal: %s", strerror(-r));
-        }
-        for (unsigned i = 0; i < 3; i++) {
-                /* With a pty, what the caller did not pass is the terminal. */
-                fds[i] = o->stdio[i] >= 0 || !o->pty ? o->stdio[i] : pty_slave;
-                targets[i] = i;
-        }
-        for (unsigned i = 0; i < o->n_fds; i++) {
-                fds[3 + i] = o->fds[i].fd;
-                targets[3 + i] = o->fds[i].target;
-        }
-
-        if (c->tree && m->tree_mode == TREE_MODE_CGROUP) {
-                c->tree_id = ++m->next_tree_id;
-                r = cgroup_tree_create(m->cgroup_root, c->tree_id, &c->cgroup_fd, &c->cgroup_id);
-                if (r < 0) {
-                        c->tree_id = 0;
-                        return sd_bus_error_setf(error, CW_ERROR_SPAWN_FAILED,
-                                                 "Cannot create the cgroup of the tree: %s", strerror(-r));
-                }
-        }
-
-        const char *cwd = o->cwd ?: login ? (is_directory(creds.home) ? creds.home : "/") : m->home ?: "/";
-        SpawnRequest req = {
-                .program = argv[0],
-                .argv = argv,
-                .envp = envp,
-                .cwd = cwd,
-                .new_session = new_session,
-                .new_process_group = c->tree && m->tree_mode == TREE_MODE_PROCESS_GROUP,
-                .into_cgroup = c->cgroup_fd >= 0,
-                .cgroup_fd = c->cgroup_fd,
-                .set_ctty = o->pty,
-                .ctty_fd = pty_slave,
-                .change_credentials = change_credentials,
-                .uid = creds.uid,
-                .gid = creds.gid,
-                .groups = creds.groups,
-                .n_groups = creds.n_groups,
-                .n_fds = 3 + o->n_fds,
-                .fds = fds,
-                .targets = targets,
-        };
-        r = spawner_spawn(m->spawner, &req, &pid, &failure);
-        if (r == -E2BIG)
-                return sd_bus_error_setf(error, CW_ERROR_LIMIT_EXCEEDED,
-                                         "Argument list and environment are too large.");
-        if (r == -EMFILE || r == -ENFILE)
-                return sd_bus_error_setf(error, CW_ERROR_LIMIT_EXCEEDED, "Out of file descriptors: %s",
-                                         strerror(-r));
-        if (r < 0)
-                return sd_bus_error_set_errnof(error, r, "Cannot start %s: %m", argv[0]);
-        if (r > 0)
-                return spawn_failure_to_error(&failure, argv, cwd, error);
-
-        c->pid = pid;
-        c->pid_key = (uint64_t) pid;
-        c->start_usec = now_usec(CLOCK_REALTIME);
-        c->pty = o->pty;
-        c->pty_master = steal_fd(&pty_master);
-
-        r = child_start_watch(c);
-        if (r < 0) {
-                if (c->child_source) {
-                        /* The source owns the child: dropping it kills and reaps it. */
-                        (void) sd_event_source_set_child_process_own(c->child_source, true);
-                        c->child_source = sd_event_source_unref(c->child_source);
-                } else {
-                        /* No source took the child over: kill and reap it by hand. Its pid
-                         * cannot have been reused, it is our unreaped child. */
-                        (void) kill(pid, SIGKILL);
-                        (void) waitid(P_PID, (id_t) pid, &(siginfo_t) {}, WEXITED);
-                }
-                c->pid = 0;
-                if (r == -EMFILE || r == -ENFILE)
-                        return sd_bus_error_setf(error, CW_ERROR_LIMIT_EXCEEDED,
-                                                 "Out of file descriptors: %s", strerror(-r));
-                return r;
-        }
-
-        c->id = ++m->next_id;
-        r = child_setup_tree(c);
-        if (r >= 0)
-                r = manager_add_child(m, c);
-        if (r < 0) {
-                if (c->cgroup_fd >= 0)
-                        (void) cgroup_tree_kill(c->cgroup_fd); /* in case it forked already */
-                return r; /* child_free() kills and reaps it through the source */
-        }
-
-        (void) sd_event_source_set_child_process_own(c->child_source, c->kill_on_release);
-        client_add_child(owner, c);
-
-        *ret = steal_ptr(&c);
-        return 0;
 }
 
 /* Adopted non-children: their pidfd turns readable when they exit and hangs up once
@@ -862,7 +626,7 @@ static char **read_cmdline(pid_t pid) {
         size_t k = 0;
         for (size_t i = 0; i < n && k < count; i += strlen(buf + i) + 1)
                 l[k++] = buf + i;
-        copy = strv_copy_compact(l);
+        copy = child_strv_copy_compact(l);
         free(l);
         free(buf);
         return copy;
@@ -889,17 +653,18 @@ int child_adopt(Manager *m, Client *owner, int *pidfd, const SpawnOptions *o, Ch
                 return -EOPNOTSUPP;
 
         pid_t pid = (pid_t) info.pid;
-        if (pid == getpid() || pid == spawner_helper_pid(m->spawner))
+        if (pid == getpid() || spawn_pool_is_helper(m->spawn_pool, pid))
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                          "Process %d is part of the service itself.", (int) pid);
         /* Ownership first: whether another user's process is watched is none of the caller's business. */
         if (owner->uid != 0 && (info.ruid != owner->uid || info.euid != owner->uid))
                 return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
                                          "Process %d belongs to another user.", (int) pid);
-        if (manager_get_child_by_pid(m, pid))
+        /* Also a child whose Spawn is still being answered: it is about to be watched. */
+        if (manager_get_child_by_pid(m, pid) || spawn_pool_owns_pid(m->spawn_pool, pid))
                 return sd_bus_error_setf(error, CW_ERROR_ALREADY_WATCHED, "Process %d is already watched.",
                                          (int) pid);
-        if (hashmap_size(&m->children_by_pid) >= m->max_processes)
+        if (hashmap_size(&m->children_by_pid) + m->n_spawning >= m->max_processes)
                 return sd_bus_error_setf(error, CW_ERROR_LIMIT_EXCEEDED,
                                          "Limit of %u running processes reached.", m->max_processes);
         r = child_check_user_limit(m, owner, error);
@@ -1028,6 +793,16 @@ int child_adopt_orphan(Manager *m, pid_t pid, Child **ret) {
                 return r;
         /* Never take over a process that is not ours: sd-event would fail on its exit. */
         if (st.ppid != getpid())
+                return 0;
+        /* Nor one that a spawn helper is still starting: its Spawn registers it. It is listed
+         * as our child from its clone() on, before it could write its pid where the pool
+         * sees it (spawn_pool_owns_pid()), and keeps the helper's name until its execve().
+         * So the name first, then the pool, both after the read above: a child that has
+         * another name by then wrote its pid before its execve(). A zombie that never got
+         * that far and that no request claims (its helper was killed) is taken, to be reaped. */
+        if (st.state != 'Z' && strncmp(st.comm, SPAWNER_HELPER_NAME, 15 /* TASK_COMM_LEN - 1 */) == 0)
+                return 0;
+        if (spawn_pool_owns_pid(m->spawn_pool, pid))
                 return 0;
 
         c = calloc(1, sizeof(Child));

@@ -15,6 +15,7 @@
 
 #include "child-state.h"
 #include "spawn-options.h"
+#include "util/macro.h"
 
 typedef struct Manager Manager;
 typedef struct Client Client;
@@ -109,13 +110,17 @@ struct Child {
 };
 
 /**
- * child_spawn() - start argv as told by @o and watch it.
+ * child_spawn() - start argv as told by @o, watch it, and answer @call when it runs.
  * @owner: the calling client
+ * @call: the Spawn call; referenced until it is answered
  *
- * Return: 0 with *@ret set; or a negative errno with @error set (SpawnFailed,
- * LimitExceeded, ...). Nothing is left behind on failure.
+ * Checks and prepares everything here, then hands the request to a spawn helper and
+ * returns: the reply (object path and pid, or SpawnFailed naming what failed) is sent from
+ * the event loop once the helper has answered (child-spawn.c).
+ * Return: 0 when the call will be answered; or a negative errno with @error set
+ * (SpawnFailed, LimitExceeded, ...), nothing left behind, for the caller to answer.
  */
-int child_spawn(Manager *m, Client *owner, char * const *argv, const SpawnOptions *o, Child **ret,
+int child_spawn(Manager *m, Client *owner, sd_bus_message *call, char * const *argv, const SpawnOptions *o,
                 sd_bus_error *error);
 
 /**
@@ -138,6 +143,7 @@ int child_adopt(Manager *m, Client *owner, int *pidfd, const SpawnOptions *o, Ch
 int child_adopt_orphan(Manager *m, pid_t pid, Child **ret);
 
 Child *child_free(Child *c);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Child *, child_free);
 
 /* Writes the object path into @buf (CHILD_PATH_MAX bytes) and returns it. */
 const char *child_object_path(const Child *c, char *buf);
@@ -183,3 +189,15 @@ void child_release(Child *c);
 void child_kill_on_shutdown(Child *c);
 /* The owning client left the bus. */
 void child_owner_left(Child *c);
+
+/* For child-spawn.c, which registers what it spawned as child.c does what it adopts. */
+
+/* Copies a strv into one allocation: fewer allocations per child and one free(). */
+char **child_strv_copy_compact(char * const *l);
+/* Watches the unreaped child c->pid; until the child is fully set up the source owns it
+ * (dropping the source kills and reaps it). */
+int child_start_watch(Child *c);
+/* After the spawn: the group pidfd, the tree's watch and its registration. */
+int child_setup_tree(Child *c);
+/* Multi-user mode: --max-processes-per-user running (or starting) processes per user. */
+int child_check_user_limit(Manager *m, Client *owner, sd_bus_error *error);

@@ -96,8 +96,13 @@ void config_print_help(const char *program) {
                "                                (default 60)\n"
                "     --tree-mode=MODE           How Spawn's \"tree\" holds a process tree: auto,\n"
                "                                cgroup or process-group (default auto)\n"
+               "     --spawn-helpers=N          Spawn helper processes, 1 to %u (default: one per\n"
+               "                                online CPU, at most %u)\n"
+               "     --spawn-timeout=SEC        Give up on a spawn helper that takes longer\n"
+               "                                (default 30)\n"
                "     --log-level=LEVEL          0 (emerg) ... 7 (debug), default 6\n",
-               program, CONFIG_DEFAULT_MAX_PROCESSES, CONFIG_DEFAULT_MAX_PROCESSES_PER_USER);
+               program, CONFIG_DEFAULT_MAX_PROCESSES, CONFIG_DEFAULT_MAX_PROCESSES_PER_USER,
+               CONFIG_SPAWN_HELPERS_MAX, CONFIG_SPAWN_HELPERS_DEFAULT_MAX);
 }
 
 int config_parse_argv(int argc, char *argv[], Config *ret) {
@@ -113,6 +118,8 @@ int config_parse_argv(int argc, char *argv[], Config *ret) {
                 ARG_LINGER,
                 ARG_TREE_MODE,
                 ARG_LOG_LEVEL,
+                ARG_SPAWN_HELPERS,
+                ARG_SPAWN_TIMEOUT,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -127,6 +134,8 @@ int config_parse_argv(int argc, char *argv[], Config *ret) {
                 { "linger", required_argument, NULL, ARG_LINGER },
                 { "tree-mode", required_argument, NULL, ARG_TREE_MODE },
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
+                { "spawn-helpers", required_argument, NULL, ARG_SPAWN_HELPERS },
+                { "spawn-timeout", required_argument, NULL, ARG_SPAWN_TIMEOUT },
                 {}
         };
         Config c = {
@@ -135,6 +144,7 @@ int config_parse_argv(int argc, char *argv[], Config *ret) {
                 .linger_usec = CONFIG_DEFAULT_LINGER_USEC,
                 .max_processes = CONFIG_DEFAULT_MAX_PROCESSES,
                 .max_processes_per_user = CONFIG_DEFAULT_MAX_PROCESSES_PER_USER,
+                .spawn_timeout_usec = CONFIG_DEFAULT_SPAWN_TIMEOUT_USEC,
                 .log_level = 6,
         };
         unsigned bus_options = 0, u;
@@ -213,6 +223,22 @@ int config_parse_argv(int argc, char *argv[], Config *ret) {
                                 goto fail;
                         }
                         c.log_level = (int) u;
+                        break;
+                case ARG_SPAWN_HELPERS:
+                        r = parse_unsigned(optarg, &u);
+                        if (r < 0 || u == 0 || u > CONFIG_SPAWN_HELPERS_MAX) {
+                                fprintf(stderr, "Invalid --spawn-helpers (1 to %u): %s\n", CONFIG_SPAWN_HELPERS_MAX,
+                                        optarg);
+                                goto fail;
+                        }
+                        c.spawn_helpers = u;
+                        break;
+                case ARG_SPAWN_TIMEOUT:
+                        r = parse_seconds(optarg, &c.spawn_timeout_usec);
+                        if (r < 0 || c.spawn_timeout_usec == 0) {
+                                fprintf(stderr, "Invalid number of seconds for --spawn-timeout: %s\n", optarg);
+                                goto fail;
+                        }
                         break;
                 default: /* getopt_long() has printed why */
                         goto fail;

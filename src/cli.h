@@ -32,6 +32,8 @@ typedef struct Config {
         unsigned max_processes;
         unsigned max_processes_per_user;
         TreeMode tree_mode;
+        unsigned spawn_helpers;      /* 0: one per online CPU, at most CONFIG_SPAWN_HELPERS_DEFAULT_MAX */
+        uint64_t spawn_timeout_usec; /* how long one spawn may hold a helper */
         int log_level;
         bool show_help;
         bool show_version;
@@ -41,6 +43,10 @@ typedef struct Config {
 #define CONFIG_DEFAULT_LINGER_USEC (60 * UINT64_C(1000000))
 #define CONFIG_DEFAULT_MAX_PROCESSES 32768U
 #define CONFIG_DEFAULT_MAX_PROCESSES_PER_USER 256U
+#define CONFIG_DEFAULT_SPAWN_TIMEOUT_USEC (30 * UINT64_C(1000000))
+/* As SPAWN_POOL_HELPERS_MAX and SPAWN_POOL_HELPERS_DEFAULT_MAX (spawn-pool.h, checked there). */
+#define CONFIG_SPAWN_HELPERS_MAX 16U
+#define CONFIG_SPAWN_HELPERS_DEFAULT_MAX 4U
 
 void config_done(Config *c);
 

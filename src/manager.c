@@ -119,6 +119,24 @@ static void manager_count_remove(Manager *m, uid_t uid) {
         }
 }
 
+int manager_spawn_begin(Manager *m, uid_t uid) {
+        int r;
+
+        r = manager_count_add(m, uid);
+        if (r < 0)
+                return r;
+        m->n_spawning++;
+        manager_check_idle(m);
+        return 0;
+}
+
+void manager_spawn_end(Manager *m, uid_t uid) {
+        if (m->n_spawning == 0)
+                return;
+        m->n_spawning--;
+        manager_count_remove(m, uid);
+}
+
 /* One message may carry up to 253 descriptors (SCM_RIGHTS); a new process costs a few more
  * (pidfd, group pidfd, cgroup, pty and the temporaries of the spawn). */
 #define FD_RESERVE 288U
@@ -148,7 +166,7 @@ bool manager_has_fd_headroom(Manager *m) {
          * what each process watched since then may hold. Counting is O(open fds), so it is done
          * only when that bound comes near the limit, and then it resets the bound: amortized
          * O(1) per spawn even with thousands of children watched. */
-        size_t children = hashmap_size(&m->children_by_pid) + hashmap_size(&m->children_by_id);
+        size_t children = hashmap_size(&m->children_by_pid) + hashmap_size(&m->children_by_id) + m->n_spawning;
         size_t added = children > m->fds_counted_children ? children - m->fds_counted_children : 0;
         uint64_t bound = (uint64_t) m->fds_counted + (uint64_t) FDS_PER_CHILD * added;
         if (bound + FD_RESERVE < rl.rlim_cur)
@@ -230,13 +248,15 @@ static int manager_on_sweep(sd_event_source *s, uint64_t usec, void *userdata) {
 }
 
 /* A direct child nobody watches: an orphan that re-parented to us (or, rarely, a child
- * whose spawn the helper gave up on). Every spawned child is registered before the loop
- * runs again, and the helper has a source of its own. O(1). */
+ * whose spawn the helper gave up on). Not a spawn helper (each has a source of its own),
+ * nor the child of a Spawn whose answer has not been read yet: it may exit, and its SIGCHLD
+ * arrive, before its helper's answer; it is registered (and its exit seen through its
+ * pidfd) when the answer is read. O(helpers). */
 static void manager_take_unknown(Manager *m, pid_t pid) {
         Child *c = NULL;
         int r;
 
-        if (pid <= 0 || manager_get_child_by_pid(m, pid) || pid == spawner_helper_pid(m->spawner))
+        if (pid <= 0 || manager_get_child_by_pid(m, pid) || spawn_pool_owns_pid(m->spawn_pool, pid))
                 return;
         r = child_adopt_orphan(m, pid, &c);
         if (r < 0) {
@@ -493,7 +513,7 @@ static int manager_on_idle(sd_event_source *s, uint64_t usec, void *userdata) {
                         break;
         }
         if (hashmap_size(&m->children_by_pid) == 0 && hashmap_size(&m->children_by_id) == 0 &&
-            m->n_live_trees == 0)
+            m->n_live_trees == 0 && m->n_spawning == 0)
                 return sd_event_exit(m->event, 0);
 
         log_info("A request came in while exiting; serving it without the bus name.");
@@ -502,7 +522,7 @@ static int manager_on_idle(sd_event_source *s, uint64_t usec, void *userdata) {
 
 void manager_check_idle(Manager *m) {
         bool idle = hashmap_size(&m->children_by_pid) == 0 && hashmap_size(&m->children_by_id) == 0 &&
-                    m->n_live_trees == 0;
+                    m->n_live_trees == 0 && m->n_spawning == 0;
         int r;
 
         if (!idle || m->idle_timeout_usec == 0 || !m->bus) {
@@ -612,9 +632,11 @@ int manager_new(Manager **ret, sd_event *event, const Config *config) {
         }
 
         /* First, while our fd table is small and the rlimits are as inherited. */
-        r = spawner_new(&m->spawner, event);
+        r = spawn_pool_new(&m->spawn_pool, event,
+                           config->spawn_helpers > 0 ? config->spawn_helpers : spawn_pool_default_size());
         if (r < 0)
                 goto fail;
+        spawn_pool_set_timeout(m->spawn_pool, config->spawn_timeout_usec);
 
         r = manager_setup_trees(m, config);
         if (r < 0)
@@ -796,6 +818,11 @@ Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
 
+        /* Spawns on the way first: those a helper has are finished (registered and answered,
+         * then handled below like every other child), the queued ones are refused. Nothing
+         * is left half made, and no child of a helper's is left unwatched. */
+        spawn_pool_flush(m->spawn_pool);
+
         /* Children first: kill-on-release ones are killed and reaped by their sources,
          * the others are left running (they are not ours to end). A released tree whose
          * leader ended sits in trees or leaders only. */
@@ -833,7 +860,7 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->group_poll_source);
         sd_event_source_disable_unref(m->sigchld_source);
         safe_close(m->sigchld_fd);
-        spawner_free(m->spawner);
+        spawn_pool_free(m->spawn_pool);
         sd_bus_flush_close_unref(m->bus);
         sd_event_unref(m->event);
         free(m->base_environment_merged);

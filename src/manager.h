@@ -13,7 +13,7 @@
 
 #include "cgroup-tree.h"
 #include "cli.h"
-#include "spawner.h"
+#include "spawn-pool.h"
 #include "util/hashmap.h"
 
 #define CW_BUS_NAME "org.childwatch.ChildWatch1"
@@ -26,14 +26,15 @@ typedef struct Child Child;
 typedef struct Manager {
         sd_event *event;
         sd_bus *bus;
-        Spawner *spawner;
+        SpawnPool *spawn_pool;
 
         uint64_t idle_timeout_usec;
         uint64_t linger_usec;
         unsigned max_processes;
         unsigned max_processes_per_user; /* multi-user mode, for all but root */
         bool multi_user;          /* system bus: callers are isolated from each other */
-        Hashmap running_by_uid;   /* owner uid -> UserCount: running processes per user */
+        Hashmap running_by_uid;   /* owner uid -> UserCount: running (or starting) processes per user */
+        unsigned n_spawning;      /* Spawn calls accepted and not yet answered (manager_spawn_begin()) */
 
         Hashmap children_by_id;  /* processes that have an object */
         Hashmap children_by_pid; /* processes that still run, with or without object */
@@ -85,8 +86,13 @@ Child *manager_get_child_by_pid(Manager *m, pid_t pid);
  * need: sd-bus drops the connection when the kernel cannot install a message's fds. */
 bool manager_has_fd_headroom(Manager *m);
 
-/* Running processes whose owner is @uid. */
+/* Running processes whose owner is @uid, with those still starting. */
 unsigned manager_count_running_of(Manager *m, uid_t uid);
+
+/* A Spawn of @uid was accepted: until manager_spawn_end() its process counts against the
+ * limits (as running), and the service does not idle out. Return: 0 or -ENOMEM. */
+int manager_spawn_begin(Manager *m, uid_t uid);
+void manager_spawn_end(Manager *m, uid_t uid);
 /* Whether the caller of @msg (of uid @uid) may see @c: always, but in multi-user mode only
  * its owner and root. */
 bool manager_may_see(Manager *m, uid_t uid, Child *c);

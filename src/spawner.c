@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <linux/close_range.h>
 #include <poll.h>
@@ -12,6 +13,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -24,6 +26,7 @@
 #include "util/env.h"
 #include "util/log.h"
 #include "util/missing.h"
+#include "util/time-util.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define HAVE_ASAN 1
@@ -41,8 +44,8 @@
 #define SPAWNER_SHM_SIZE (64UL * 1024UL * 1024UL)
 /* After a request this large, hand its pages back to the kernel. */
 #define SPAWNER_SHM_TRIM (1024UL * 1024UL)
-/* How long a spawn may take before the helper is deemed stuck (exec on a hung file system). */
-#define SPAWNER_TIMEOUT_MSEC 30000
+/* The deadline of a request need not be exact; a coarse one lets sd-event batch its wakeups. */
+#define SPAWNER_TIMEOUT_ACCURACY_USEC (100 * UINT64_C(1000))
 #define SPAWNER_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 typedef struct SpawnerShm {
@@ -63,6 +66,9 @@ typedef struct SpawnerShm {
         const gid_t *groups;
         uint32_t n_fds;
         uint32_t targets[SPAWNER_FDS_MAX];
+        /* Written by the child first thing: the service may see its SIGCHLD before the
+         * helper's reply, and must not take it for an orphan (spawner_owns_pid()). */
+        int32_t child_pid;
         /* Written by the child when it cannot exec. */
         int32_t error;
         int32_t stage;
@@ -83,8 +89,18 @@ struct Spawner {
         int fd;
         pid_t pid;
         sd_event_source *helper_source;
+        sd_event_source *io_source;    /* the socket: answers to spawner_submit(), or the helper's EOF */
+        sd_event_source *timer_source; /* fires at or before the deadline of the request in flight */
         struct rlimit nofile; /* as inherited, for helpers started later */
         int null_fd;          /* /dev/null for the stdio nobody passed, kept: an open() and close() less per spawn */
+        uint64_t timeout_usec;
+
+        /* The request in flight (spawner_submit()); borrowed until @done is called. */
+        const SpawnRequest *request;
+        SpawnerDone done;
+        void *userdata;
+        uint64_t deadline; /* CLOCK_MONOTONIC */
+        bool resent;       /* already sent once more, to a new helper, after the first one died */
 };
 
 /* ---- child side: runs in the new process, between clone() and execve() ---- */
@@ -160,6 +176,9 @@ _Noreturn static void child_run(SpawnerShm *shm, const int *fds) {
         uint64_t is_target[(65536 + SPAWNER_FDS_MAX) / 64 + 1] = {};
         unsigned max_target = 0;
         sigset_t empty;
+
+        /* The raw call: with CLONE_VM, a pid cached by a libc would be the helper's. */
+        shm->child_pid = (int32_t) syscall(SYS_getpid);
 
         if (shm->new_session) {
                 if (setsid() < 0)
@@ -371,7 +390,7 @@ _Noreturn static void helper_main(SpawnerShm *shm, int sock, const struct rlimit
 
         /* Die with the service; keep our fd table tiny: only the socket and stdio. */
         (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
-        (void) prctl(PR_SET_NAME, "childwatch-spawn");
+        (void) prctl(PR_SET_NAME, SPAWNER_HELPER_NAME);
         (void) setrlimit(RLIMIT_NOFILE, nofile);
         if (sock != 3) {
                 if (dup2(sock, 3) < 0)
@@ -432,18 +451,22 @@ static bool errno_means_helper_gone(int r) {
         return r == -EPIPE || r == -ECONNRESET || r == -ENOTCONN;
 }
 
+static void spawner_helper_gone(Spawner *s);
+
 static int spawner_on_helper_exit(sd_event_source *source, const siginfo_t *si, void *userdata) {
         Spawner *s = userdata;
 
         log_warning("Spawn helper %d ended (code %d, status %d); starting a new one on the next spawn.",
                     (int) si->si_pid, si->si_code, si->si_status);
+        /* sd-event reaps it once we return. */
         s->helper_source = sd_event_source_unref(source);
-        s->fd = safe_close(s->fd);
         s->pid = 0;
+        spawner_helper_gone(s);
         return 0;
 }
 
 static void spawner_stop_helper(Spawner *s) {
+        s->io_source = sd_event_source_disable_unref(s->io_source);
         s->fd = safe_close(s->fd); /* EOF makes a healthy helper exit by itself */
         if (s->helper_source) {
                 /* The source owns the helper: unref kills it (if need be) and reaps it. */
@@ -452,6 +475,8 @@ static void spawner_stop_helper(Spawner *s) {
         }
         s->pid = 0;
 }
+
+static int spawner_on_io(sd_event_source *source, int fd, uint32_t revents, void *userdata);
 
 static int spawner_start_helper(Spawner *s) {
         _cleanup_close_ int parent_fd = -EBADF, child_fd = -EBADF;
@@ -471,12 +496,24 @@ static int spawner_start_helper(Spawner *s) {
         r = sd_event_add_child(s->event, &s->helper_source, pid, WEXITED, spawner_on_helper_exit, s);
         if (r < 0) {
                 (void) kill(pid, SIGKILL);
-                (void) waitpid(pid, NULL, 0);
+                (void) waitid(P_PID, (id_t) pid, &(siginfo_t) {}, WEXITED);
                 return r;
         }
         (void) sd_event_source_set_description(s->helper_source, "spawn-helper");
         s->fd = steal_fd(&parent_fd);
         s->pid = pid;
+
+        /* Always watched: answers to spawner_submit() come this way, and a helper that dies
+         * while idle is noticed by its EOF as well as by its exit. */
+        r = sd_event_add_io(s->event, &s->io_source, s->fd, EPOLLIN, spawner_on_io, s);
+        if (r < 0) {
+                spawner_stop_helper(s);
+                return r;
+        }
+        (void) sd_event_source_set_description(s->io_source, "spawn-helper-socket");
+        /* Before the bus: an answer frees the helper for the next request, and the reply it
+         * leads to should not wait behind a stream of new calls. */
+        (void) sd_event_source_set_priority(s->io_source, SD_EVENT_PRIORITY_NORMAL - 1);
         return 0;
 }
 
@@ -489,6 +526,7 @@ int spawner_new(Spawner **ret, sd_event *event) {
                 return -ENOMEM;
         s->fd = -EBADF;
         s->null_fd = -EBADF;
+        s->timeout_usec = SPAWNER_TIMEOUT_DEFAULT_USEC;
         s->event = sd_event_ref(event);
         if (getrlimit(RLIMIT_NOFILE, &s->nofile) < 0)
                 return -errno;
@@ -514,7 +552,9 @@ int spawner_new(Spawner **ret, sd_event *event) {
 Spawner *spawner_free(Spawner *s) {
         if (!s)
                 return NULL;
+        /* The owner answered (spawner_flush()) or forgot what was in flight. */
         spawner_stop_helper(s);
+        sd_event_source_disable_unref(s->timer_source);
         safe_close(s->null_fd);
         if (s->shm)
                 (void) munmap(s->shm, SPAWNER_SHM_SIZE);
@@ -525,6 +565,23 @@ Spawner *spawner_free(Spawner *s) {
 
 pid_t spawner_helper_pid(Spawner *s) {
         return s->pid;
+}
+
+void spawner_set_timeout(Spawner *s, uint64_t usec) {
+        s->timeout_usec = usec > 0 ? usec : SPAWNER_TIMEOUT_DEFAULT_USEC;
+}
+
+bool spawner_is_busy(const Spawner *s) {
+        return s->done;
+}
+
+bool spawner_owns_pid(const Spawner *s, pid_t pid) {
+        if (pid <= 0)
+                return false;
+        if (pid == s->pid)
+                return true;
+        /* A child of the request in flight: started, not yet answered for. */
+        return s->done && s->shm->child_pid == (int32_t) pid;
 }
 
 int spawner_probe_clone3(void) {
@@ -572,6 +629,7 @@ static int spawner_fill_request(Spawner *s, const SpawnRequest *req) {
         if (req->set_ctty && !req->new_session)
                 return -EINVAL;
 
+        shm->child_pid = 0;
         shm->used = 0;
         shm->argv = arena_copy_strv(shm, req->argv);
         shm->envp = arena_copy_strv(shm, req->envp);
@@ -612,7 +670,7 @@ static int spawner_fill_request(Spawner *s, const SpawnRequest *req) {
         return 0;
 }
 
-static int spawner_send(Spawner *s, const int *fds, unsigned n_fds) {
+static int spawner_send_fds(Spawner *s, const int *fds, unsigned n_fds) {
         union {
                 struct cmsghdr header;
                 char buf[CMSG_SPACE(sizeof(int) * SPAWNER_FDS_MAX)];
@@ -636,36 +694,12 @@ static int spawner_send(Spawner *s, const int *fds, unsigned n_fds) {
         return 0;
 }
 
-static int spawner_receive(Spawner *s, SpawnerReply *ret) {
-        struct pollfd pfd = { .fd = s->fd, .events = POLLIN };
-        int r;
-
-        /* Blocking is intended: the reply comes right after the child's execve(). */
-        do
-                r = poll(&pfd, 1, SPAWNER_TIMEOUT_MSEC);
-        while (r < 0 && errno == EINTR);
-        if (r < 0)
-                return -errno;
-        if (r == 0)
-                return -ETIMEDOUT;
-
-        ssize_t n = recv(s->fd, ret, sizeof(*ret), 0);
-        if (n < 0)
-                return -errno;
-        if (n != sizeof(*ret))
-                return -EPIPE; /* EOF: the helper died */
-        return 0;
-}
-
-int spawner_spawn(Spawner *s, const SpawnRequest *req, pid_t *ret_pid, SpawnFailure *ret_failure) {
+/* Sends @req's descriptors to the helper (whose request area holds the rest already),
+ * starting a helper if there is none. */
+static int spawner_send(Spawner *s, const SpawnRequest *req) {
         int fds[SPAWNER_FDS_MAX];
         unsigned n_fds = req->n_fds;
-        SpawnerReply reply;
         int r;
-
-        r = spawner_fill_request(s, req);
-        if (r < 0)
-                return r;
 
         for (unsigned i = 0; i < req->n_fds; i++) {
                 fds[i] = req->fds[i];
@@ -683,43 +717,269 @@ int spawner_spawn(Spawner *s, const SpawnRequest *req, pid_t *ret_pid, SpawnFail
         if (req->set_ctty)
                 fds[n_fds++] = req->ctty_fd;
 
-        for (unsigned attempt = 0;; attempt++) {
-                if (s->fd < 0) {
-                        r = spawner_start_helper(s);
-                        if (r < 0)
-                                break;
-                }
-                r = spawner_send(s, fds, n_fds);
-                if (r >= 0)
-                        r = spawner_receive(s, &reply);
-                if (r >= 0 || attempt > 0 || !errno_means_helper_gone(r))
-                        break;
-                /* The helper died since the last spawn; the request was not acted on. Retry once. */
-                spawner_stop_helper(s);
+        if (s->fd < 0) {
+                r = spawner_start_helper(s);
+                if (r < 0)
+                        return r;
         }
-        if (r == -ETIMEDOUT) {
-                log_error("Spawn helper did not answer within %d ms; restarting it.", SPAWNER_TIMEOUT_MSEC);
-                spawner_stop_helper(s);
-        }
+        r = spawner_send_fds(s, fds, n_fds);
+        if (!errno_means_helper_gone(r))
+                return r;
+        /* The helper died since the last request, which it never saw: once more, to a new one. */
+        spawner_stop_helper(s);
+        r = spawner_start_helper(s);
         if (r < 0)
                 return r;
+        return spawner_send_fds(s, fds, n_fds);
+}
 
+/* Turns the helper's answer into the result of the request. */
+static int spawner_finish(Spawner *s, const SpawnerReply *reply, pid_t *ret_pid, SpawnFailure *ret_failure) {
         if (s->shm->used > SPAWNER_SHM_TRIM)
                 /* Shared anonymous memory stays allocated after MADV_DONTNEED; punch it out. */
                 (void) madvise((char *) s->shm + SPAWNER_SHM_TRIM, SPAWNER_SHM_SIZE - SPAWNER_SHM_TRIM,
                                MADV_REMOVE);
 
-        if (reply.error != 0) {
-                if (reply.pid > 0) {
+        if (reply->error != 0) {
+                if (reply->pid > 0) {
                         /* The child is ours (CLONE_PARENT) and has called _exit(): reap it now. */
                         siginfo_t si;
-                        while (waitid(P_PID, (id_t) reply.pid, &si, WEXITED) < 0 && errno == EINTR)
+                        while (waitid(P_PID, (id_t) reply->pid, &si, WEXITED) < 0 && errno == EINTR)
                                 ;
                 }
-                *ret_failure = (SpawnFailure) { .stage = reply.stage, .error = reply.error };
+                *ret_failure = (SpawnFailure) { .stage = reply->stage, .error = reply->error };
                 return 1;
         }
 
-        *ret_pid = reply.pid;
+        *ret_pid = reply->pid;
         return 0;
+}
+
+/* Return: 0 with a whole answer, -EAGAIN when none is there (yet), -EPIPE when the helper is gone. */
+static int spawner_read_reply(Spawner *s, SpawnerReply *ret) {
+        ssize_t n = recv(s->fd, ret, sizeof(*ret), MSG_DONTWAIT);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                return -EAGAIN;
+        if (n < 0)
+                return errno_means_helper_gone(-errno) ? -EPIPE : -errno;
+        if (n != sizeof(*ret))
+                return -EPIPE; /* EOF: the helper died */
+        return 0;
+}
+
+int spawner_spawn(Spawner *s, const SpawnRequest *req, pid_t *ret_pid, SpawnFailure *ret_failure) {
+        SpawnerReply reply;
+        int r;
+
+        if (s->done)
+                return -EBUSY;
+        r = spawner_fill_request(s, req);
+        if (r < 0)
+                return r;
+
+        for (unsigned attempt = 0;; attempt++) {
+                r = spawner_send(s, req);
+                if (r >= 0) {
+                        /* Blocking is intended here: the answer comes right after the child's
+                         * execve(). The service itself uses spawner_submit(). */
+                        struct pollfd pfd = { .fd = s->fd, .events = POLLIN };
+                        int k;
+                        do
+                                k = poll(&pfd, 1, (int) (s->timeout_usec / 1000));
+                        while (k < 0 && errno == EINTR);
+                        r = k < 0 ? -errno : k == 0 ? -ETIMEDOUT : spawner_read_reply(s, &reply);
+                        if (r == -EAGAIN)
+                                r = -EPIPE;
+                }
+                if (r >= 0 || attempt > 0 || r != -EPIPE)
+                        break;
+                /* The helper died while on it; it answered nothing. Retry once. */
+                spawner_stop_helper(s);
+        }
+        if (r == -ETIMEDOUT) {
+                log_error("Spawn helper did not answer within %" PRIu64 " ms; restarting it.",
+                          s->timeout_usec / 1000);
+                spawner_stop_helper(s);
+        }
+        if (r < 0)
+                return r;
+        return spawner_finish(s, &reply, ret_pid, ret_failure);
+}
+
+/* Hands the result of the request in flight to its submitter; the helper is free again. */
+static void spawner_complete(Spawner *s, int r, const SpawnerReply *reply) {
+        SpawnFailure failure = {};
+        pid_t pid = 0;
+
+        if (!s->done)
+                return;
+        if (r >= 0)
+                r = spawner_finish(s, reply, &pid, &failure);
+        /* The timer stays as it is: it moves itself on to the deadline of a later request,
+         * or goes off (spawner_on_timeout()). Two timer updates less per spawn. */
+
+        SpawnerDone done = s->done;
+        void *userdata = s->userdata;
+        s->done = NULL;
+        s->userdata = NULL;
+        s->request = NULL;
+        s->resent = false;
+        /* Last: it may submit the next request right away. */
+        done(s, r, pid, &failure, userdata);
+}
+
+/* The helper went away with a request in flight, or may have: take an answer it left, else
+ * send the request once more to a new helper, else fail it. */
+static void spawner_helper_gone(Spawner *s) {
+        SpawnerReply reply;
+        int r;
+
+        if (s->done && s->fd >= 0 && spawner_read_reply(s, &reply) >= 0) {
+                spawner_stop_helper(s);
+                spawner_complete(s, 0, &reply);
+                return;
+        }
+        spawner_stop_helper(s);
+        if (!s->done)
+                return;
+        if (s->resent) {
+                spawner_complete(s, -EPIPE, NULL);
+                return;
+        }
+        /* The request area still holds the request: the child never got to it, or a child
+         * of the dead helper runs on as an orphan of ours. */
+        s->resent = true;
+        r = spawner_send(s, s->request);
+        if (r < 0)
+                spawner_complete(s, r, NULL);
+}
+
+static int spawner_on_io(sd_event_source *source, int fd, uint32_t revents, void *userdata) {
+        Spawner *s = userdata;
+        SpawnerReply reply;
+        int r;
+        (void) source;
+        (void) fd;
+        (void) revents;
+
+        r = spawner_read_reply(s, &reply);
+        if (r == -EAGAIN)
+                return 0;
+        if (r < 0) {
+                spawner_helper_gone(s);
+                return 0;
+        }
+        if (!s->done) {
+                /* Nobody asked (a sync spawner_spawn() reads its own answer): a broken helper. */
+                log_warning("Spawn helper %d answered a request it was not given; restarting it.", (int) s->pid);
+                spawner_stop_helper(s);
+                return 0;
+        }
+        spawner_complete(s, 0, &reply);
+        return 0;
+}
+
+static int spawner_on_timeout(sd_event_source *source, uint64_t usec, void *userdata) {
+        Spawner *s = userdata;
+
+        if (!s->done)
+                return 0; /* armed for a request answered since; one-shot, so off now */
+        if (usec < s->deadline) {
+                /* Armed for an earlier request: on to this one's deadline. */
+                if (sd_event_source_set_time(source, s->deadline) >= 0 &&
+                    sd_event_source_set_enabled(source, SD_EVENT_ONESHOT) >= 0)
+                        return 0;
+        }
+
+        log_error("Spawn helper %d did not answer within %" PRIu64 " ms; restarting it.", (int) s->pid,
+                  s->timeout_usec / 1000);
+        /* A child that hangs in execve() (a dead file system) would start the program after
+         * the caller was told it failed: kill it. It is our unreaped child (CLONE_PARENT), so
+         * the pid is still its own; it is reaped as an orphan when it ends. */
+        pid_t child = (pid_t) s->shm->child_pid;
+        if (child > 0)
+                (void) kill(child, SIGKILL);
+        spawner_stop_helper(s);
+        /* A new one now rather than at the next request: that one should not wait for the
+         * fork, and the descriptors stay as many as before. Should it fail, the next request
+         * tries again. */
+        int r = spawner_start_helper(s);
+        if (r < 0)
+                log_warning("Cannot start a new spawn helper: %s", strerror(-r));
+        spawner_complete(s, -ETIMEDOUT, NULL);
+        return 0;
+}
+
+int spawner_submit(Spawner *s, const SpawnRequest *req, SpawnerDone done, void *userdata) {
+        int r;
+
+        if (s->done)
+                return -EBUSY;
+        r = spawner_fill_request(s, req);
+        if (r < 0)
+                return r;
+        r = spawner_send(s, req);
+        if (r < 0)
+                return r;
+
+        /* The timer is armed only when it is off: while on, it fires at an earlier deadline
+         * and then moves on to this one. A spawn costs no timer update that way. */
+        int enabled = SD_EVENT_OFF;
+        s->deadline = now_usec(CLOCK_MONOTONIC) + s->timeout_usec;
+        if (!s->timer_source) {
+                r = sd_event_add_time(s->event, &s->timer_source, CLOCK_MONOTONIC, s->deadline,
+                                      SPAWNER_TIMEOUT_ACCURACY_USEC, spawner_on_timeout, s);
+                if (r >= 0)
+                        (void) sd_event_source_set_description(s->timer_source, "spawn-timeout");
+        } else if ((r = sd_event_source_get_enabled(s->timer_source, &enabled)) >= 0 && enabled == SD_EVENT_OFF) {
+                r = sd_event_source_set_time(s->timer_source, s->deadline);
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(s->timer_source, SD_EVENT_ONESHOT);
+        }
+        if (r < 0) {
+                /* Sent, but without a deadline: a hung exec would hold the helper forever.
+                 * Start over rather than keep a request nobody times out. */
+                spawner_stop_helper(s);
+                return r;
+        }
+
+        s->request = req;
+        s->done = done;
+        s->userdata = userdata;
+        s->resent = false;
+        return 0;
+}
+
+int spawner_flush(Spawner *s) {
+        uint64_t deadline = s->deadline;
+        int r;
+
+        if (!s->done)
+                return 0;
+        while (s->done) {
+                SpawnerReply reply;
+
+                if (s->fd < 0) {
+                        spawner_helper_gone(s);
+                        continue;
+                }
+                r = spawner_read_reply(s, &reply);
+                if (r >= 0) {
+                        spawner_complete(s, 0, &reply);
+                        break;
+                }
+                if (r != -EAGAIN) {
+                        spawner_helper_gone(s);
+                        continue;
+                }
+                uint64_t now = now_usec(CLOCK_MONOTONIC);
+                if (now >= deadline) {
+                        (void) spawner_on_timeout(s->timer_source, UINT64_MAX, s);
+                        break;
+                }
+                struct pollfd pfd = { .fd = s->fd, .events = POLLIN };
+                uint64_t left_ms = (deadline - now + 999) / 1000;
+                (void) poll(&pfd, 1, left_ms > INT32_MAX ? INT32_MAX : (int) left_ms);
+        }
+        return 1;
 }

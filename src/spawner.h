@@ -11,6 +11,10 @@
  * table. Requests travel through a shared mapping (argv, environment) and a
  * SOCK_SEQPACKET socket (the descriptors), so nothing is copied twice.
  *
+ * The service does not wait for the helper (spawner_submit()): the answer is read by an IO
+ * source on the socket, and a deadline per request catches a helper stuck behind a child
+ * that hangs in execve(). spawn-pool.c runs several helpers side by side.
+ *
  * A request that names a cgroup starts the program in it from the first
  * instruction (clone3() with CLONE_INTO_CGROUP), so not even a fork that
  * the program makes right away can escape it. That path forks the helper
@@ -20,6 +24,7 @@
  */
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <systemd/sd-event.h>
 
@@ -75,28 +80,79 @@ typedef struct SpawnRequest {
 
 typedef struct Spawner Spawner;
 
+/* The helper's comm (15 characters at most), which each new child keeps until its execve(). */
+#define SPAWNER_HELPER_NAME "childwatch-spawn"
+
+/* How long a request may take before the helper is deemed stuck (an exec on a hung file
+ * system): then it is killed, started anew, and the request fails with -ETIMEDOUT. */
+#define SPAWNER_TIMEOUT_DEFAULT_USEC (30 * UINT64_C(1000000))
+
+/**
+ * SpawnerDone - the outcome of a request made with spawner_submit().
+ * @r: 0 with @pid started (a direct child of the caller, unreaped); 1 when it could not
+ *     exec (@failure says where; the child is reaped already); -ETIMEDOUT when the helper
+ *     did not answer in time (it was killed, and the child if any); -EPIPE when the helper
+ *     died twice; another negative errno when no helper could be started
+ *
+ * Called from the event loop, never from within spawner_submit(). The helper is free again
+ * when it is called, so it may submit the next request.
+ */
+typedef void (*SpawnerDone)(Spawner *s, int r, pid_t pid, const SpawnFailure *failure, void *userdata);
+
 /**
  * spawner_new() - fork the helper.
- * @event: loop in which the helper is watched (so it is reaped if it dies)
+ * @event: loop in which the helper is watched (so it is reaped if it dies), and in which
+ *         answers to spawner_submit() are read
  *
  * Call it early: the helper keeps the rlimits and the (small) fd table of this moment.
  * Return: 0 or a negative errno.
  */
 int spawner_new(Spawner **ret, sd_event *event);
+/* A request in flight is forgotten (call spawner_flush() first to answer it). */
 Spawner *spawner_free(Spawner *s);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Spawner *, spawner_free);
+
+/* 0: SPAWNER_TIMEOUT_DEFAULT_USEC. Applies to requests made after the call. */
+void spawner_set_timeout(Spawner *s, uint64_t usec);
 
 /**
  * spawner_spawn() - start one program; returns once execve() succeeded or failed.
  * @ret_pid: the new direct child of the caller, unreaped, on success
  * @ret_failure: where the child failed, when the return value is 1
  *
- * On failure the child has been reaped already: nothing is left behind.
+ * Blocks in poll() on the helper's answer (bounded by the timeout). On failure the child has
+ * been reaped already: nothing is left behind.
  * Return: 0 on success, 1 when the child could not exec (see @ret_failure),
- * -E2BIG when argv and environment do not fit, another negative errno when
- * the helper failed.
+ * -E2BIG when argv and environment do not fit, -EBUSY while a spawner_submit() request is in
+ * flight, another negative errno when the helper failed.
  */
 int spawner_spawn(Spawner *s, const SpawnRequest *req, pid_t *ret_pid, SpawnFailure *ret_failure);
+
+/**
+ * spawner_submit() - start one program without waiting for it.
+ * @req: borrowed, with all it points to (strings and descriptors), until @done is called:
+ *       a helper that dies on it gets it once more
+ *
+ * The request is in the helper's hands when this returns; @done reports the outcome from
+ * the event loop. One request at a time per Spawner.
+ * Return: 0; -EBUSY while another request is in flight; -E2BIG when argv and environment do
+ * not fit; another negative errno when it could not be sent (@done is then not called).
+ */
+int spawner_submit(Spawner *s, const SpawnRequest *req, SpawnerDone done, void *userdata);
+
+/**
+ * spawner_flush() - wait for the answer to the request in flight, blocking, and call its
+ * done callback (bounded by its deadline).
+ *
+ * Return: 1 if a request was answered, 0 if none was in flight.
+ */
+int spawner_flush(Spawner *s);
+
+bool spawner_is_busy(const Spawner *s);
+
+/* Whether @pid is the helper, or the child of the request in flight, which runs before the
+ * helper's answer has been read (its SIGCHLD may come first): not an orphan. */
+bool spawner_owns_pid(const Spawner *s, pid_t pid);
 
 pid_t spawner_helper_pid(Spawner *s);
 

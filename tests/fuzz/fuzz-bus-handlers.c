@@ -332,7 +332,7 @@ static uint32_t pick_adopt_pid(FuzzInput *in) {
         case 1:
                 return (uint32_t) getpid();
         case 2:
-                return fuzzer.helper_pidfd >= 0 ? (uint32_t) spawner_helper_pid(fuzzer.manager->spawner) : 0;
+                return fuzzer.helper_pidfd >= 0 ? (uint32_t) spawn_pool_helper_pid(fuzzer.manager->spawn_pool, 0) : 0;
         case 3:
         case 4: {
                 int k = request_sleeper();
@@ -723,10 +723,9 @@ static void drain(void) {
         __builtin_trap();
 }
 
-/* Our children besides the spawn helper, as the kernel lists them (all threads). */
+/* Our children besides the spawn helpers, as the kernel lists them (all threads). */
 static unsigned count_unknown_children(void) {
         _cleanup_(closedirp) DIR *d = opendir("/proc/self/task");
-        pid_t helper = spawner_helper_pid(fuzzer.manager->spawner);
         unsigned n = 0;
         struct dirent *de;
 
@@ -747,7 +746,7 @@ static unsigned count_unknown_children(void) {
                         long pid = strtol(p, &end, 10);
                         if (end == p)
                                 break;
-                        if (pid != helper)
+                        if (!spawn_pool_is_helper(fuzzer.manager->spawn_pool, (pid_t) pid))
                                 n++;
                 }
         }
@@ -781,8 +780,10 @@ static bool everything_ended(void) {
 
         kill_everything();
         /* Ended group leaders stay in m->leaders while their object exists (their group can
-         * still be signalled); they go with the objects, below. */
-        if (hashmap_size(&m->children_by_pid) > 0 || m->n_live_trees > 0 || fuzzer.n_pending_wait > 0 ||
+         * still be signalled); they go with the objects, below. A Spawn whose caller expects
+         * no reply (or has left) is not pending here, but the service still answers it from
+         * its loop and makes its object then: wait for those too. */
+        if (m->n_spawning > 0 || hashmap_size(&m->children_by_pid) > 0 || m->n_live_trees > 0 || fuzzer.n_pending_wait > 0 ||
             fuzzer.n_pending > 0)
                 return false;
         if (count_unknown_children() > 0) {
@@ -947,7 +948,7 @@ static void setup(void) {
 
         fuzzer.self_pidfd = pidfd_open(getpid(), 0);
         fuzz_check(fuzzer.self_pidfd >= 0 || errno == ENOSYS);
-        pid_t helper = spawner_helper_pid(fuzzer.manager->spawner);
+        pid_t helper = spawn_pool_helper_pid(fuzzer.manager->spawn_pool, 0);
         fuzzer.helper_pidfd = helper > 0 ? pidfd_open(helper, 0) : -EBADF;
 
         for (unsigned i = 0; i < N_CLIENTS; i++)

@@ -509,7 +509,28 @@ guint cw_count_events(CwFixture *f, const char *path, const char *event) {
         return n;
 }
 
-static guint count_children(pid_t parent, gboolean only_zombies) {
+typedef enum CountWhat {
+        COUNT_PROGRAMS,
+        COUNT_ZOMBIES,
+        COUNT_HELPERS,
+} CountWhat;
+
+static gboolean is_spawn_helper(pid_t pid, const CwProcStat *st) {
+        if (st->state == 'Z')
+                return FALSE;
+        /* comm keeps 15 characters of "childwatch-spawn". A program between its clone and its
+         * execve() has that name too, but no test counts while a Spawn is unanswered. */
+        if (g_str_has_prefix(st->comm, "childwatch-spaw"))
+                return TRUE;
+        /* A helper just forked has not named itself yet: it still runs the service's program. */
+        g_autofree char *exe_path = g_strdup_printf("/proc/%d/exe", (int) pid);
+        g_autofree char *parent_exe_path = g_strdup_printf("/proc/%d/exe", (int) st->ppid);
+        g_autofree char *exe = g_file_read_link(exe_path, NULL);
+        g_autofree char *parent_exe = g_file_read_link(parent_exe_path, NULL);
+        return exe && parent_exe && g_str_equal(exe, parent_exe);
+}
+
+static guint count_children(pid_t parent, CountWhat what) {
         g_autoptr(GDir) dir = g_dir_open("/proc", 0, NULL);
         const char *name;
         guint n = 0;
@@ -518,20 +539,40 @@ static guint count_children(pid_t parent, gboolean only_zombies) {
                 CwProcStat st;
                 if (!g_ascii_isdigit(name[0]))
                         continue;
-                if (!cw_proc_stat((pid_t) g_ascii_strtoll(name, NULL, 10), &st) || st.ppid != parent)
+                pid_t pid = (pid_t) g_ascii_strtoll(name, NULL, 10);
+                if (!cw_proc_stat(pid, &st) || st.ppid != parent)
                         continue;
-                if (!only_zombies || st.state == 'Z')
+                if ((what == COUNT_PROGRAMS && !is_spawn_helper(pid, &st)) ||
+                    (what == COUNT_ZOMBIES && st.state == 'Z') || (what == COUNT_HELPERS && is_spawn_helper(pid, &st)))
                         n++;
         }
         return n;
 }
 
 guint cw_count_children(pid_t pid) {
-        return count_children(pid, FALSE);
+        return count_children(pid, COUNT_PROGRAMS);
 }
 
 guint cw_count_zombies(pid_t pid) {
-        return count_children(pid, TRUE);
+        return count_children(pid, COUNT_ZOMBIES);
+}
+
+guint cw_count_spawn_helpers(pid_t pid) {
+        return count_children(pid, COUNT_HELPERS);
+}
+
+GArray *cw_spawn_helpers(pid_t service) {
+        g_autoptr(GDir) dir = g_dir_open("/proc", 0, NULL);
+        GArray *a = g_array_new(FALSE, FALSE, sizeof(pid_t));
+        const char *name;
+
+        while (dir && (name = g_dir_read_name(dir))) {
+                pid_t pid = (pid_t) g_ascii_strtoll(name, NULL, 10);
+                CwProcStat st;
+                if (pid > 0 && cw_proc_stat(pid, &st) && st.ppid == service && is_spawn_helper(pid, &st))
+                        g_array_append_val(a, pid);
+        }
+        return a;
 }
 
 gboolean cw_pid_exists(pid_t pid) {

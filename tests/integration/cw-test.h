@@ -95,9 +95,13 @@ void cw_spin(guint ms);
 
 /* The pid of the service (activating it if need be). */
 pid_t cw_service_pid(CwFixture *f);
-/* Processes whose parent is @pid, and of these, the zombies. */
+/* Processes whose parent is @pid besides the service's spawn helpers (its pool has one per
+ * CPU, see --spawn-helpers), the zombies among them, and the helpers. */
 guint cw_count_children(pid_t pid);
 guint cw_count_zombies(pid_t pid);
+guint cw_count_spawn_helpers(pid_t pid);
+/* The pids of the spawn helpers of @service (its children named childwatch-spawn). */
+GArray *cw_spawn_helpers(pid_t service);
 /* Whether a process with this pid exists (zombies count as existing). */
 gboolean cw_pid_exists(pid_t pid);
 
