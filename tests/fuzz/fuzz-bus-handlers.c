@@ -839,7 +839,7 @@ static void list_fds(void) {
 
 /* ---- clients ---- */
 
-static void client_connect(unsigned k) {
+static int client_connect_once(unsigned k) {
         _cleanup_(sd_bus_unrefp) sd_bus *bus = NULL;
         int r;
 
@@ -857,8 +857,25 @@ static void client_connect(unsigned k) {
         if (r >= 0 && k == 0)
                 r = sd_bus_match_signal(bus, NULL, CW_BUS_NAME, NULL, PROCESS_IFACE, "StateChanged",
                                         on_state_changed, NULL);
-        fuzz_check(r >= 0);
+        if (r < 0)
+                return r;
         fuzzer.clients[k] = steal_ptr(&bus);
+        return 0;
+}
+
+static void client_connect(unsigned k) {
+        int r = 0;
+
+        /* A busy dbus-daemon may refuse a connection for a moment (its backlog is full after
+         * many reconnects): try again for up to a second before calling it a failure. */
+        for (unsigned attempt = 0; attempt < 100; attempt++) {
+                r = client_connect_once(k);
+                if (r >= 0)
+                        return;
+                (void) usleep(10 * 1000);
+        }
+        fprintf(stderr, "Cannot connect client %u to the private bus: %s\n", k, strerror(-r));
+        __builtin_trap();
 }
 
 static void client_reconnect(unsigned k) {
