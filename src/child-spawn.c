@@ -250,16 +250,9 @@ int child_spawn(Manager *m, Client *owner, sd_bus_message *message, char * const
         Child *c;
         int r;
 
-        /* Processes still starting count: a burst of calls must not overshoot the limit. */
-        if (hashmap_size(&m->children_by_pid) + m->n_spawning >= m->max_processes)
-                return sd_bus_error_setf(error, CW_ERROR_LIMIT_EXCEEDED,
-                                         "Limit of %u running processes reached.", m->max_processes);
-        r = child_check_user_limit(m, owner, error);
+        r = child_check_limits(m, owner, error);
         if (r < 0)
                 return r;
-        if (!manager_has_fd_headroom(m))
-                return sd_bus_error_set(error, CW_ERROR_LIMIT_EXCEEDED,
-                                        "The service is running out of file descriptors.");
 
         call = calloc(1, sizeof(SpawnCall));
         if (!call)

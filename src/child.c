@@ -511,14 +511,21 @@ int child_setup_tree(Child *c) {
         return 0;
 }
 
-/* Multi-user mode: --max-processes-per-user running processes per user, root exempt. */
-int child_check_user_limit(Manager *m, Client *owner, sd_bus_error *error) {
-        if (!m->multi_user || owner->uid == 0)
-                return 0;
-        if (manager_count_running_of(m, owner->uid) < m->max_processes_per_user)
-                return 0;
-        return sd_bus_error_setf(error, CW_ERROR_LIMIT_EXCEEDED, "Limit of %u running processes per user reached.",
-                                 m->max_processes_per_user);
+int child_check_limits(Manager *m, Client *owner, sd_bus_error *error) {
+        /* Processes still starting count: a burst of calls must not overshoot the limit. */
+        if (hashmap_size(&m->children_by_pid) + m->n_spawning >= m->max_processes)
+                return sd_bus_error_setf(error, CW_ERROR_LIMIT_EXCEEDED,
+                                         "Limit of %u running processes reached.", m->max_processes);
+        /* Multi-user mode: --max-processes-per-user, root exempt. */
+        if (m->multi_user && owner->uid != 0 &&
+            manager_count_running_of(m, owner->uid) >= m->max_processes_per_user)
+                return sd_bus_error_setf(error, CW_ERROR_LIMIT_EXCEEDED,
+                                         "Limit of %u running processes per user reached.",
+                                         m->max_processes_per_user);
+        if (!manager_has_fd_headroom(m))
+                return sd_bus_error_set(error, CW_ERROR_LIMIT_EXCEEDED,
+                                        "The service is running out of file descriptors.");
+        return 0;
 }
 
 /* Adopted non-children: their pidfd turns readable when they exit and hangs up once
@@ -664,15 +671,9 @@ int child_adopt(Manager *m, Client *owner, int *pidfd, const SpawnOptions *o, Ch
         if (manager_get_child_by_pid(m, pid) || spawn_pool_owns_pid(m->spawn_pool, pid))
                 return sd_bus_error_setf(error, CW_ERROR_ALREADY_WATCHED, "Process %d is already watched.",
                                          (int) pid);
-        if (hashmap_size(&m->children_by_pid) + m->n_spawning >= m->max_processes)
-                return sd_bus_error_setf(error, CW_ERROR_LIMIT_EXCEEDED,
-                                         "Limit of %u running processes reached.", m->max_processes);
-        r = child_check_user_limit(m, owner, error);
+        r = child_check_limits(m, owner, error);
         if (r < 0)
                 return r;
-        if (!manager_has_fd_headroom(m))
-                return sd_bus_error_set(error, CW_ERROR_LIMIT_EXCEEDED,
-                                        "The service is running out of file descriptors.");
 
         bool is_child = info.ppid == (uint32_t) getpid();
         c = calloc(1, sizeof(Child));

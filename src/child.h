@@ -199,5 +199,7 @@ char **child_strv_copy_compact(char * const *l);
 int child_start_watch(Child *c);
 /* After the spawn: the group pidfd, the tree's watch and its registration. */
 int child_setup_tree(Child *c);
-/* Multi-user mode: --max-processes-per-user running (or starting) processes per user. */
-int child_check_user_limit(Manager *m, Client *owner, sd_bus_error *error);
+/* Whether one more process may be watched: --max-processes (processes still starting count),
+ * --max-processes-per-user in multi-user mode, and the descriptor reserve. Return: 0, or a
+ * negative errno with @error set to LimitExceeded. */
+int child_check_limits(Manager *m, Client *owner, sd_bus_error *error);
