@@ -389,6 +389,39 @@ static bool child_read_rusage(Child *c, bool reap) {
         return true;
 }
 
+/* Without pidfds sd-event has to walk its child sources on SIGCHLD anyway, so it also
+ * collects stop/continue reports then; with pidfds the manager does that in O(1). */
+static int child_wait_options(const Child *c) {
+        return (c->events & CHILD_EVENTS_STOP_CONTINUE) ? WSTOPPED | WCONTINUED : 0;
+}
+
+static int child_on_exit(sd_event_source *s, const siginfo_t *si, void *userdata);
+
+/* Without pidfds, sd-event (252, process_child()) skips a child source whose last report is
+ * still pending when it reads the next SIGCHLD: a state change that came in between (the
+ * exit of a process whose stop was being announced) then waits for a SIGCHLD that never
+ * comes, and the process stays a zombie. So once a stop or continue report is handled, ask
+ * the kernel whether more is queued. Bounded: each report asked for is consumed. */
+static int child_catch_reports_behind(Child *c, sd_event_source *s) {
+        int options = WEXITED | child_wait_options(c);
+
+        for (unsigned i = 0; i < 4; i++) {
+                siginfo_t si = {};
+
+                /* Our unreaped child: its pid cannot have been reused. */
+                if (waitid(P_PID, (id_t) c->pid, &si, options | WNOHANG | WNOWAIT) < 0 || si.si_pid == 0)
+                        return 0;
+                if (child_event_is_terminal(child_event_from_si_code(si.si_code)))
+                        return child_on_exit(s, &si, c); /* reaps and may free c */
+
+                si = (siginfo_t) {};
+                if (waitid(P_PID, (id_t) c->pid, &si, (options & ~WEXITED) | WNOHANG) < 0 || si.si_pid == 0)
+                        return 0;
+                child_handle_event(c, child_event_from_si_code(si.si_code), si.si_status);
+        }
+        return 0;
+}
+
 static int child_on_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
         Child *c = userdata;
         ChildEvent event = child_event_from_si_code(si->si_code);
@@ -396,7 +429,7 @@ static int child_on_exit(sd_event_source *s, const siginfo_t *si, void *userdata
         if (!child_event_is_terminal(event)) {
                 /* Only without pidfds (see manager.c) do stop/continue reports come this way. */
                 child_handle_event(c, event, si->si_status);
-                return 0;
+                return child_catch_reports_behind(c, s);
         }
 
         /* Its children, if any, have re-parented to us by now. */
@@ -433,12 +466,6 @@ void child_announce_end(Child *c) {
                 c->child_source = sd_event_source_disable_unref(c->child_source);
         }
         child_handle_event(c, c->ended_event, c->ended_status);
-}
-
-/* Without pidfds sd-event has to walk its child sources on SIGCHLD anyway, so it also
- * collects stop/continue reports then; with pidfds the manager does that in O(1). */
-static int child_wait_options(const Child *c) {
-        return (c->events & CHILD_EVENTS_STOP_CONTINUE) ? WSTOPPED | WCONTINUED : 0;
 }
 
 int child_start_watch(Child *c) {

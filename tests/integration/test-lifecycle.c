@@ -412,6 +412,30 @@ static void test_stop_continue(CwFixture *f, gconstpointer data) {
         recorder_stop(&rec);
 }
 
+static void test_stop_then_kill(CwFixture *f, gconstpointer data) {
+        /* A process killed while its stop is being announced still gets its one terminal event
+         * and is reaped. Without pidfds (under valgrind) sd-event skipped an exit that came
+         * while the stop report was pending in the service's loop: the process stayed a zombie,
+         * never announced. The kill follows the stop after 0 to 1.5 ms, so that some rounds
+         * land in that window. */
+        for (guint round = 0; round < 100; round++) {
+                guint32 pid;
+                g_autofree char *path = cw_spawn(f, sleep_argv, NULL, &pid);
+
+                /* The service's unreaped child: the pid cannot be reused before it is announced. */
+                g_assert_cmpint(kill((pid_t) pid, SIGSTOP), ==, 0);
+                gint64 until = g_get_monotonic_time() + (round * 37) % 1500;
+                while (g_get_monotonic_time() < until)
+                        ;
+                g_assert_cmpint(kill((pid_t) pid, SIGKILL), ==, 0);
+                if (cw_wait_for_event(f, path, "killed", 5000) != SIGKILL)
+                        g_error("round %u: process %u was not announced killed", round, pid);
+                g_assert_cmpuint(count_terminal(f, path), ==, 1);
+                cw_release(f->conn, path);
+        }
+        cw_assert_no_zombies(cw_service_pid(f));
+}
+
 static void test_stop_continue_not_requested(CwFixture *f, gconstpointer data) {
         /* events=["exited"]: a stop and a continue raise no StateChanged; the end still does. */
         guint32 pid;
@@ -1255,6 +1279,8 @@ int main(int argc, char **argv) {
 
         g_test_add("/lifecycle/stop-continue", CwFixture, NULL, cw_fixture_setup, test_stop_continue,
                    cw_fixture_teardown);
+        g_test_add("/lifecycle/stop-continue/killed-while-stopping", CwFixture, NULL, cw_fixture_setup,
+                   test_stop_then_kill, cw_fixture_teardown);
         g_test_add("/lifecycle/stop-continue/not-requested", CwFixture, NULL, cw_fixture_setup,
                    test_stop_continue_not_requested, cw_fixture_teardown);
 
