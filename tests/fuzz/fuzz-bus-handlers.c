@@ -683,7 +683,7 @@ static void sync_clients(void) {
 
 /* ---- the loop ---- */
 
-static unsigned count_unknown_children(void);
+static unsigned count_unknown_children(bool describe);
 
 static void run_until(bool (*done)(void), uint64_t timeout_usec) {
         uint64_t deadline = now_usec(CLOCK_MONOTONIC) + timeout_usec;
@@ -696,7 +696,8 @@ static void run_until(bool (*done)(void), uint64_t timeout_usec) {
                                 "%zu trees, %zu leaders, %u live trees, %u unknown children\n",
                                 fuzzer.n_pending, fuzzer.n_pending_wait, hashmap_size(&m->children_by_pid),
                                 hashmap_size(&m->children_by_id), hashmap_size(&m->trees),
-                                hashmap_size(&m->leaders), m->n_live_trees, count_unknown_children());
+                                hashmap_size(&m->leaders), m->n_live_trees, count_unknown_children(false));
+                        (void) count_unknown_children(true);
                         __builtin_trap();
                 }
                 int r = sd_event_run(fuzzer.event, 10 * 1000);
@@ -724,7 +725,7 @@ static void drain(void) {
 }
 
 /* Our children besides the spawn helpers, as the kernel lists them (all threads). */
-static unsigned count_unknown_children(void) {
+static unsigned count_unknown_children(bool describe) {
         _cleanup_(closedirp) DIR *d = opendir("/proc/self/task");
         unsigned n = 0;
         struct dirent *de;
@@ -746,8 +747,29 @@ static unsigned count_unknown_children(void) {
                         long pid = strtol(p, &end, 10);
                         if (end == p)
                                 break;
-                        if (!spawn_pool_is_helper(fuzzer.manager->spawn_pool, (pid_t) pid))
-                                n++;
+                        if (spawn_pool_is_helper(fuzzer.manager->spawn_pool, (pid_t) pid))
+                                continue;
+                        n++;
+                        if (describe) {
+                                ProcStat st = {};
+                                Child *c = manager_get_child_by_pid(fuzzer.manager, (pid_t) pid);
+                                (void) proc_stat_read((pid_t) pid, &st);
+                                fprintf(stderr, "child %ld (%s): state %c, %s\n", pid, st.comm, st.state ? st.state : '?',
+                                        c ? (child_is_running(c) ? "known, running" : "known, ended") : "unknown");
+                                if (c) {
+                                        int enabled = -1;
+                                        if (c->child_source)
+                                                (void) sd_event_source_get_enabled(c->child_source, &enabled);
+                                        siginfo_t si = {};
+                                        int w = waitid(P_PID, (id_t) pid, &si, WEXITED | WNOHANG | WNOWAIT);
+                                        fprintf(stderr, "  source %s (enabled %d, pending %d), object %d, owner %s, kill_on_release %d, "
+                                                "events %#x, waitid %d si_pid %d code %d\n",
+                                                c->child_source ? "yes" : "no", enabled,
+                                                c->child_source ? sd_event_source_get_pending(c->child_source) : -1,
+                                                c->has_object, c->owner ? "yes" : "no", c->kill_on_release, (unsigned) c->events,
+                                                w, (int) si.si_pid, si.si_code);
+                                }
+                        }
                 }
         }
         return n;
@@ -786,7 +808,7 @@ static bool everything_ended(void) {
         if (m->n_spawning > 0 || hashmap_size(&m->children_by_pid) > 0 || m->n_live_trees > 0 || fuzzer.n_pending_wait > 0 ||
             fuzzer.n_pending > 0)
                 return false;
-        if (count_unknown_children() > 0) {
+        if (count_unknown_children(false) > 0) {
                 /* An orphan the service has not listed yet: a scan is due. */
                 manager_scan_orphans(m);
                 return false;
