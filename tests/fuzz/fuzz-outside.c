@@ -29,13 +29,30 @@ struct Outside {
         char address[512];
 };
 
-/* What the keeper is doing, when it does not answer. */
+static void print_proc_file(pid_t pid, const char *name) {
+        char path[64], buf[2048];
+
+        (void) snprintf(path, sizeof(path), "/proc/%d/%s", (int) pid, name);
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        ssize_t k = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+        buf[k > 0 ? k : 0] = '\0';
+        fprintf(stderr, "  %s: %s%s", name, buf, k > 0 && buf[k - 1] == '\n' ? "" : "\n");
+}
+
+/* What the keeper is doing, when it does not answer: in a system call or spinning, on a
+ * CPU or waiting for one (a keeper once sat in state R for 10 s, cause not known). */
 static void describe_keeper(Outside *o) {
         ProcStat st;
-        if (o->keeper > 0 && proc_stat_read(o->keeper, &st) >= 0)
-                fprintf(stderr, "keeper %d: state %c\n", (int) o->keeper, st.state);
-        else
+        if (o->keeper <= 0 || proc_stat_read(o->keeper, &st) < 0) {
                 fprintf(stderr, "keeper %d: gone\n", (int) o->keeper);
+                return;
+        }
+        fprintf(stderr, "keeper %d: state %c\n", (int) o->keeper, st.state);
+        print_proc_file(o->keeper, "stat");
+        print_proc_file(o->keeper, "wchan");
+        print_proc_file(o->keeper, "syscall");
+        print_proc_file(o->keeper, "schedstat");
+        print_proc_file(o->keeper, "stack");
 }
 
 Outside *outside_free(Outside *o) {
