@@ -13,6 +13,7 @@
 #include <sys/pidfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,6 +26,7 @@
 
 struct Outside {
         int sock;     /* requests to the keeper; closing it ends the keeper */
+        ino_t sock_inode; /* to tell whether someone closed it and the number was reused */
         pid_t keeper; /* learned from the first sleeper's parent */
         char address[512];
 };
@@ -107,6 +109,10 @@ int outside_start(Outside **ret) {
                 return -errno;
         o->sock = pair[0];
         keeper_sock = pair[1];
+        struct stat st;
+        if (fstat(o->sock, &st) < 0)
+                return -errno;
+        o->sock_inode = st.st_ino;
         if (pipe2(pipefd, O_CLOEXEC) < 0)
                 return -errno;
         address_read = pipefd[0];
@@ -152,6 +158,19 @@ pid_t outside_spawn_sleeper(Outside *o, int *ret_pidfd) {
         int32_t answer;
         char c = 'S';
 
+        /* The keeper once seemed not to answer while it sat idle in poll(): the request may
+         * have gone to another file that took over the number of our socket, after a close()
+         * of that number by someone who did not own it. Say so instead of waiting. */
+        struct stat st;
+        if (fstat(o->sock, &st) < 0 || st.st_ino != o->sock_inode) {
+                char path[64], target[256] = "";
+                (void) snprintf(path, sizeof(path), "/proc/self/fd/%d", o->sock);
+                ssize_t k = readlink(path, target, sizeof(target) - 1);
+                target[k > 0 ? k : 0] = '\0';
+                fprintf(stderr, "the keeper's socket (fd %d) was closed behind our back; that number is now: %s\n",
+                        o->sock, k > 0 ? target : "closed");
+                return -EBADF;
+        }
         if (send(o->sock, &c, 1, MSG_NOSIGNAL) != 1)
                 return -errno;
         /* The keeper answers at once; a keeper gone means the fuzzer cannot go on. */
@@ -165,9 +184,9 @@ pid_t outside_spawn_sleeper(Outside *o, int *ret_pidfd) {
         if (answer < 0)
                 return answer;
         if (o->keeper == 0) {
-                ProcStat st;
-                if (proc_stat_read(answer, &st) >= 0)
-                        o->keeper = st.ppid;
+                ProcStat ps;
+                if (proc_stat_read(answer, &ps) >= 0)
+                        o->keeper = ps.ppid;
         }
 
         /* Without pidfds (valgrind 3.19 does not know pidfd_open()) the pid alone. */
