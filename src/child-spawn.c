@@ -279,8 +279,11 @@ int child_spawn(Manager *m, Client *owner, sd_bus_message *message, char * const
                                                  "User %u has no entry in the user database.",
                                                  (unsigned) owner->uid);
                 }
+                if (r == -ENOMEM)
+                        return r; /* sd-bus answers NoMemory */
                 if (r < 0)
-                        return sd_bus_error_set_errnof(error, r, "Cannot look up the user: %m");
+                        return sd_bus_error_setf(error, CW_ERROR_SPAWN_FAILED, "Cannot look up the user: %s",
+                                                 strerror(-r));
                 call->login_env = user_creds_environment(&call->creds);
                 if (!call->login_env)
                         return -ENOMEM;

@@ -19,6 +19,8 @@
 #define ROOT_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 /* Bounds for the retries of the *_r() lookups and of getgrouplist(). */
 #define LOOKUP_BUFFER_MAX (1024U * 1024U)
+/* NSS modules that talk to a daemon (nss-systemd's varlink) can be interrupted by a signal. */
+#define LOOKUP_EINTR_RETRIES 3U
 
 void user_creds_done(UserCreds *c) {
         free(c->groups);
@@ -49,7 +51,7 @@ static int parse_id(const char *s, unsigned *ret) {
 
 static int lookup_user(const char *user, uid_t uid, struct passwd *pw, char **buf) {
         struct passwd *result = NULL;
-        unsigned id;
+        unsigned id, eintr_retries = 0;
         int r;
 
         if (user && parse_id(user, &id) >= 0) {
@@ -64,6 +66,10 @@ static int lookup_user(const char *user, uid_t uid, struct passwd *pw, char **bu
                         return -ENOMEM;
                 *buf = b;
                 r = user ? getpwnam_r(user, pw, b, size, &result) : getpwuid_r(uid, pw, b, size, &result);
+                if (r == EINTR && eintr_retries++ < LOOKUP_EINTR_RETRIES) {
+                        size /= 2; /* the same size once more */
+                        continue;
+                }
                 if (r != ERANGE)
                         break;
         }
@@ -75,7 +81,7 @@ static int lookup_user(const char *user, uid_t uid, struct passwd *pw, char **bu
 static int lookup_group(const char *group, gid_t *ret) {
         struct group gr, *result = NULL;
         _cleanup_free_ char *buf = NULL;
-        unsigned id;
+        unsigned id, eintr_retries = 0;
         int r = 0;
 
         if (parse_id(group, &id) >= 0) {
@@ -90,6 +96,10 @@ static int lookup_group(const char *group, gid_t *ret) {
                         return -ENOMEM;
                 buf = b;
                 r = getgrnam_r(group, &gr, buf, size, &result);
+                if (r == EINTR && eintr_retries++ < LOOKUP_EINTR_RETRIES) {
+                        size /= 2; /* the same size once more */
+                        continue;
+                }
                 if (r != ERANGE)
                         break;
         }
