@@ -6,10 +6,12 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/pidfd.h>
 #include <unistd.h>
 
 #include "bus-errors.h"
+#include "bus-managed-objects.h"
 #include "bus-process.h"
 #include "bus-util.h"
 #include "child.h"
@@ -168,9 +170,17 @@ static int method_list_processes(sd_bus_message *m, void *userdata, sd_bus_error
         list = malloc((hashmap_size(&manager->children_by_id) + 1) * sizeof(Child *));
         if (!list)
                 return -ENOMEM;
+        /* An upper bound of each entry: alignment, path, pid, state and description. */
+        size_t size = 64;
         HASHMAP_FOREACH(c, &manager->children_by_id, i)
-                if (manager_may_see(manager, uid, c))
+                if (manager_may_see(manager, uid, c)) {
                         list[n++] = c;
+                        size += 7 + (8 + CHILD_PATH_MAX) + 4 + (8 + strlen(child_state_to_string(c->state))) +
+                                (8 + strlen(child_description(c)));
+                }
+        r = bus_reply_check_size(manager, size, "ListProcesses", error);
+        if (r < 0)
+                return r;
         qsort(list, n, sizeof(Child *), compare_by_id);
 
         r = sd_bus_message_new_method_return(m, &reply);

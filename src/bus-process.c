@@ -21,6 +21,7 @@
 #include "child.h"
 #include "client.h"
 #include "manager.h"
+#include "object-bounds.h"
 #include "util/log.h"
 #include "util/strv.h"
 
@@ -89,10 +90,12 @@ static int property_get_descendants(sd_bus *bus, const char *path, const char *i
         r = sd_bus_message_open_container(reply, 'a', "o");
         if (r < 0)
                 return r;
-        for (Child *d = c->descendants; d; d = d->sibling_next) {
+        unsigned n = 0;
+        for (Child *d = c->descendants; d && n < OBJECT_DESCENDANTS_SHOWN_MAX; d = d->sibling_next) {
                 char buf[CHILD_PATH_MAX];
                 if (!d->has_object)
                         continue;
+                n++;
                 r = sd_bus_message_append_basic(reply, 'o', child_object_path(d, buf));
                 if (r < 0)
                         return r;
@@ -490,23 +493,10 @@ static int send_properties_changed(Child *c, const char *path, const char *const
         return send_signal(c, m);
 }
 
-static int send_interfaces(Child *c, const char *path, bool added) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+/* The a{sa{sv}} of the interfaces of @c with their properties: InterfacesAdded, GetManagedObjects. */
+static int append_interfaces(Child *c, sd_bus_message *m, const char *path) {
         int r;
 
-        r = sd_bus_message_new_signal(c->manager->bus, &m, CW_MANAGER_PATH, "org.freedesktop.DBus.ObjectManager",
-                                      added ? "InterfacesAdded" : "InterfacesRemoved");
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append_basic(m, 'o', path);
-        if (r < 0)
-                return r;
-        if (!added) {
-                r = sd_bus_message_append_strv(m, (char **) object_interfaces);
-                if (r < 0)
-                        return r;
-                return send_signal(c, m);
-        }
         r = sd_bus_message_open_container(m, 'a', "{sa{sv}}");
         if (r < 0)
                 return r;
@@ -527,7 +517,96 @@ static int send_interfaces(Child *c, const char *path, bool added) {
                 if (r < 0)
                         return r;
         }
-        r = sd_bus_message_close_container(m);
+        return sd_bus_message_close_container(m);
+}
+
+int bus_process_append_managed(Child *c, sd_bus_message *m) {
+        char buf[CHILD_PATH_MAX];
+        const char *path = child_object_path(c, buf);
+        int r;
+
+        r = sd_bus_message_open_container(m, 'e', "oa{sa{sv}}");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append_basic(m, 'o', path);
+        if (r < 0)
+                return r;
+        r = append_interfaces(c, m, path);
+        if (r < 0)
+                return r;
+        return sd_bus_message_close_container(m);
+}
+
+/* Wire size of a string (or object path) at most: alignment, length, bytes and NUL. */
+static size_t string_size_bound(size_t len) {
+        return 3 + 4 + len + 1;
+}
+
+static size_t strv_size_bound(char * const *l) {
+        size_t n = 4 + 4; /* length, and padding to the first element */
+        for (size_t i = 0; l && l[i]; i++)
+                n += string_size_bound(strlen(l[i]));
+        return n;
+}
+
+static size_t property_value_size_bound(Child *c, const sd_bus_vtable *v) {
+        const char *sig = v->x.property.signature;
+        sd_bus_property_get_t get = v->x.property.get;
+
+        if (strchr("tuibyxnqdh", sig[0]) && !sig[1])
+                return 8;
+        if (get == property_get_argv)
+                return strv_size_bound(c->argv);
+        if (get == property_get_description)
+                return string_size_bound(strlen(child_description(c)));
+        if (get == property_get_owner)
+                return string_size_bound(c->owner_name ? strlen(c->owner_name) : 0);
+        if (get == property_get_state)
+                return string_size_bound(strlen(child_state_to_string(c->state)));
+        if (get == property_get_parent)
+                return string_size_bound(CHILD_PATH_MAX);
+        if (get == property_get_descendants) {
+                size_t n = 0;
+                for (Child *d = c->descendants; d && n < OBJECT_DESCENDANTS_SHOWN_MAX; d = d->sibling_next)
+                        n++;
+                return 8 + n * string_size_bound(CHILD_PATH_MAX);
+        }
+        /* A property added without a case here: as if it were a large one. New variable-size
+         * properties need a case, or listings are refused earlier than they need to be. */
+        return 64 * 1024;
+}
+
+size_t bus_process_size_bound(Child *c) {
+        /* The dict entry (8-aligned), the path, the array of interfaces, each interface's entry,
+         * name and (empty or not) array: a generous constant. */
+        size_t n = 8 + string_size_bound(CHILD_PATH_MAX) + 8;
+        for (const char *const *i = object_interfaces; *i; i++)
+                n += 8 + string_size_bound(strlen(*i)) + 8;
+        for (const sd_bus_vtable *v = process_vtable; v->type != _SD_BUS_VTABLE_END; v++) {
+                if (v->type != _SD_BUS_VTABLE_PROPERTY)
+                        continue;
+                /* Entry alignment, the name, the variant's signature and the value's alignment. */
+                n += 7 + string_size_bound(strlen(v->x.property.member)) + 1 + strlen(v->x.property.signature) +
+                     1 + 7 + property_value_size_bound(c, v);
+        }
+        return n;
+}
+
+static int send_interfaces(Child *c, const char *path, bool added) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        int r;
+
+        r = sd_bus_message_new_signal(c->manager->bus, &m, CW_MANAGER_PATH, "org.freedesktop.DBus.ObjectManager",
+                                      added ? "InterfacesAdded" : "InterfacesRemoved");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append_basic(m, 'o', path);
+        if (r < 0)
+                return r;
+        if (!added)
+                r = sd_bus_message_append_strv(m, (char **) object_interfaces);
+        else
+                r = append_interfaces(c, m, path);
         if (r < 0)
                 return r;
         return send_signal(c, m);

@@ -3,6 +3,7 @@
 
 /* org.childwatch.ChildWatch1.Process: the fallback vtable of all process objects and their signals. */
 
+#include <stddef.h>
 #include <systemd/sd-bus.h>
 
 #include "child-state.h"
@@ -21,5 +22,9 @@ void bus_process_emit_changed(Child *c, const char *property);
 /* TreeRunning and the tree's resource use, when the tree has emptied. */
 void bus_process_emit_tree_changed(Child *c);
 void bus_process_emit_state_changed(Child *c, ChildEvent event, int status);
+/* Appends the {oa{sa{sv}}} entry of @c to a GetManagedObjects reply (bus-managed-objects.c). */
+int bus_process_append_managed(Child *c, sd_bus_message *m);
+/* An upper bound of the bytes that entry takes; cheap (no message is built). */
+size_t bus_process_size_bound(Child *c);
 /* Sends the (State, ExitStatus) reply that Wait and Kill give. */
 int bus_process_reply_end(Child *c, sd_bus_message *m);

@@ -29,6 +29,7 @@
 #include "bus-process.h"
 #include "client.h"
 #include "manager.h"
+#include "object-bounds.h"
 #include "pty.h"
 #include "spawn-pool.h"
 #include "user-creds.h"
@@ -41,6 +42,7 @@ typedef struct SpawnCall {
         SpawnJob job; /* first: the pool hands it back */
         Manager *manager;
         Child *child;           /* made, not registered: no pid, no id yet */
+        char **argv;            /* what the program gets in full; the Child keeps a bounded copy */
         sd_bus_message *call;   /* answered when the helper has answered */
         bool counted;           /* holds a manager_spawn_begin() */
         char **env;             /* the merged environment, unless the manager's shared one is used */
@@ -63,6 +65,7 @@ static SpawnCall *spawn_call_free(SpawnCall *call) {
          * cgroup, the terminal). A child that was started is killed and reaped by its source. */
         child_free(call->child);
         sd_bus_message_unref(call->call);
+        free(call->argv);
         free(call->env);
         strv_free(call->login_env);
         user_creds_done(&call->creds);
@@ -78,9 +81,11 @@ static int spawn_failure_to_error(const SpawnFailure *f, const char *program, co
 
         switch (f->stage) {
         case SPAWN_STAGE_EXEC:
-                return sd_bus_error_setf(error, CW_ERROR_SPAWN_FAILED, "execve(%s): %s", program, what);
+                return sd_bus_error_setf(error, CW_ERROR_SPAWN_FAILED, "execve(%.*s): %s", OBJECT_ERROR_QUOTE_MAX,
+                                         program, what);
         case SPAWN_STAGE_CHDIR:
-                return sd_bus_error_setf(error, CW_ERROR_SPAWN_FAILED, "chdir(%s): %s", cwd, what);
+                return sd_bus_error_setf(error, CW_ERROR_SPAWN_FAILED, "chdir(%.*s): %s", OBJECT_ERROR_QUOTE_MAX, cwd,
+                                         what);
         case SPAWN_STAGE_FDS:
                 return sd_bus_error_setf(error, CW_ERROR_SPAWN_FAILED, "Cannot set up file descriptors: %s",
                                          what);
@@ -115,14 +120,16 @@ static int spawn_error(int r, const char *program, sd_bus_error *error) {
                                          SPAWN_POOL_QUEUE_MAX);
         case -ETIMEDOUT:
                 return sd_bus_error_setf(error, CW_ERROR_SPAWN_FAILED,
-                                         "Cannot start %s: the spawn helper did not answer in time.", program);
+                                         "Cannot start %.*s: the spawn helper did not answer in time.",
+                                         OBJECT_ERROR_QUOTE_MAX, program);
         case -ESHUTDOWN:
                 return sd_bus_error_setf(error, CW_ERROR_SPAWN_FAILED,
-                                         "Cannot start %s: the service is shutting down.", program);
+                                         "Cannot start %.*s: the service is shutting down.", OBJECT_ERROR_QUOTE_MAX,
+                                         program);
         case -ENOMEM:
                 return r; /* sd-bus answers NoMemory */
         default:
-                return sd_bus_error_setf(error, CW_ERROR_SPAWN_FAILED, "Cannot start %s: %s", program,
+                return sd_bus_error_setf(error, CW_ERROR_SPAWN_FAILED, "Cannot start %.*s: %s", OBJECT_ERROR_QUOTE_MAX, program,
                                          strerror(-r));
         }
 }
@@ -213,9 +220,9 @@ static void spawn_call_on_done(SpawnJob *job, int r, pid_t pid, const SpawnFailu
         if (r == 0)
                 r = spawn_call_register(call, pid, &error);
         else if (r > 0)
-                r = spawn_failure_to_error(failure, c->argv[0], call->job.request.cwd, &error);
+                r = spawn_failure_to_error(failure, call->argv[0], call->job.request.cwd, &error);
         else
-                r = spawn_error(r, c->argv[0], &error);
+                r = spawn_error(r, call->argv[0], &error);
         if (r < 0) {
                 spawn_call_reply_error(call, r, &error);
                 manager_check_idle(m);
@@ -273,7 +280,8 @@ int child_spawn(Manager *m, Client *owner, sd_bus_message *message, char * const
                 if (r == -ESRCH || r == -EINVAL || r == -ENOENT) {
                         if (o->user || o->group)
                                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                                         "No such %s: %s", r == -ENOENT ? "group" : "user",
+                                                         "No such %s: %.*s", r == -ENOENT ? "group" : "user",
+                                                         OBJECT_ERROR_QUOTE_MAX,
                                                          r == -ENOENT ? o->group : o->user ?: o->group);
                         return sd_bus_error_setf(error, CW_ERROR_SPAWN_FAILED,
                                                  "User %u has no entry in the user database.",
@@ -319,10 +327,12 @@ int child_spawn(Manager *m, Client *owner, sd_bus_message *message, char * const
                 .tree = o->tree,
                 .leads_group = new_session || (o->tree && m->tree_mode == TREE_MODE_PROCESS_GROUP),
         };
-        c->argv = child_strv_copy_compact(argv);
+        /* The program gets all of argv; its object keeps a bounded copy (object-bounds.h). */
+        call->argv = child_strv_copy_compact(argv);
+        c->argv = object_argv_copy(argv, NULL);
         c->owner_name = strdup(owner->name);
-        c->description = o->description ? strdup(o->description) : NULL;
-        if (!c->argv || !c->owner_name || (o->description && !c->description))
+        c->description = o->description ? object_description_copy(o->description) : NULL;
+        if (!call->argv || !c->argv || !c->owner_name || (o->description && !c->description))
                 return -ENOMEM;
 
         /* Without environment options the merge has the same input every time: do it once.
@@ -380,8 +390,8 @@ int child_spawn(Manager *m, Client *owner, sd_bus_message *message, char * const
 
         const char *cwd = o->cwd ?: login ? (is_directory(creds->home) ? creds->home : "/") : m->home ?: "/";
         call->job.request = (SpawnRequest) {
-                .program = c->argv[0],
-                .argv = c->argv,
+                .program = call->argv[0],
+                .argv = call->argv,
                 .envp = envp,
                 .cwd = cwd,
                 .new_session = new_session,
@@ -408,7 +418,7 @@ int child_spawn(Manager *m, Client *owner, sd_bus_message *message, char * const
 
         r = spawn_pool_submit(m->spawn_pool, &call->job);
         if (r < 0)
-                return spawn_error(r, c->argv[0], error);
+                return spawn_error(r, call->argv[0], error);
 
         /* The pool has it; spawn_call_on_done() answers and frees it. */
         call = NULL;

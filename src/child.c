@@ -30,6 +30,7 @@
 #include "bus-process.h"
 #include "client.h"
 #include "manager.h"
+#include "object-bounds.h"
 #include "spawn-pool.h"
 #include "util/log.h"
 #include "util/missing.h"
@@ -67,8 +68,10 @@ uint64_t child_id_from_path(const char *path) {
 }
 
 const char *child_description(Child *c) {
-        if (!c->description)
+        if (!c->description) {
                 c->description = strv_join(c->argv, " ");
+                object_description_bound(c->description);
+        }
         return c->description ?: "";
 }
 
@@ -552,6 +555,12 @@ int child_check_limits(Manager *m, Client *owner, sd_bus_error *error) {
         if (!manager_has_fd_headroom(m))
                 return sd_bus_error_set(error, CW_ERROR_LIMIT_EXCEEDED,
                                         "The service is running out of file descriptors.");
+        /* Each object adds to every listing; ended ones stay until released, so they are
+         * capped per user (object-bounds.h). Refused rather than dropped: no exit status is lost. */
+        if (manager_count_ended_of(m, owner->uid) >= m->max_ended_per_user)
+                return sd_bus_error_setf(error, CW_ERROR_LIMIT_EXCEEDED,
+                                         "Limit of %u ended process objects per user reached; Release() some.",
+                                         m->max_ended_per_user);
         return 0;
 }
 
@@ -660,7 +669,8 @@ static char **read_cmdline(pid_t pid) {
         size_t k = 0;
         for (size_t i = 0; i < n && k < count; i += strlen(buf + i) + 1)
                 l[k++] = buf + i;
-        copy = child_strv_copy_compact(l);
+        /* What an object keeps (object-bounds.h); this also makes it valid UTF-8 for the bus. */
+        copy = object_argv_copy(l, NULL);
         free(l);
         free(buf);
         return copy;
@@ -728,7 +738,7 @@ int child_adopt(Manager *m, Client *owner, int *pidfd, const SpawnOptions *o, Ch
         };
         c->argv = read_cmdline(pid);
         c->owner_name = strdup(owner->name);
-        c->description = o->description ? strdup(o->description) : NULL;
+        c->description = o->description ? object_description_copy(o->description) : NULL;
         if (!c->argv || !c->owner_name || (o->description && !c->description))
                 return -ENOMEM;
         /* Checked after reading its cmdline, so the pid cannot have been reused meanwhile. */
@@ -860,6 +870,7 @@ int child_adopt_orphan(Manager *m, pid_t pid, Child **ret) {
                         c->description = NULL;
                         return -ENOMEM;
                 }
+                utf8_sanitize(c->description); /* a name is any bytes; the bus takes UTF-8 only */
         }
 
         r = child_start_watch(c);

@@ -49,6 +49,7 @@ struct Child {
         bool kill_on_release;
         bool released;       /* the object is gone; the process may still run */
         bool has_object;     /* listed in manager->children_by_id */
+        bool ended_counted;  /* an ended object, counted in manager->ended_by_uid */
         unsigned events;
         int kill_signal;
         uint64_t kill_timeout_usec;

@@ -92,6 +92,10 @@ void config_print_help(const char *program) {
                "     --max-processes=N          Running processes in total (default %u)\n"
                "     --max-processes-per-user=N Running processes per user in multi-user mode\n"
                "                                (default %u)\n"
+               "     --max-ended-per-user=N     Ended process objects a user may keep before Spawn\n"
+               "                                and Adopt refuse (default %u)\n"
+               "     --max-message-size=BYTES   The bus's largest message; larger replies are\n"
+               "                                refused (default %llu, at least %llu)\n"
                "     --linger=SEC               Keep ended objects of departed owners SEC seconds\n"
                "                                (default 60)\n"
                "     --tree-mode=MODE           How Spawn's \"tree\" holds a process tree: auto,\n"
@@ -102,6 +106,8 @@ void config_print_help(const char *program) {
                "                                (default 30)\n"
                "     --log-level=LEVEL          0 (emerg) ... 7 (debug), default 6\n",
                program, CONFIG_DEFAULT_MAX_PROCESSES, CONFIG_DEFAULT_MAX_PROCESSES_PER_USER,
+               CONFIG_DEFAULT_MAX_ENDED_PER_USER, (unsigned long long) CONFIG_DEFAULT_MAX_MESSAGE_SIZE,
+               (unsigned long long) CONFIG_MIN_MAX_MESSAGE_SIZE,
                CONFIG_SPAWN_HELPERS_MAX, CONFIG_SPAWN_HELPERS_DEFAULT_MAX);
 }
 
@@ -115,6 +121,8 @@ int config_parse_argv(int argc, char *argv[], Config *ret) {
                 ARG_IDLE_TIMEOUT,
                 ARG_MAX_PROCESSES,
                 ARG_MAX_PROCESSES_PER_USER,
+                ARG_MAX_ENDED_PER_USER,
+                ARG_MAX_MESSAGE_SIZE,
                 ARG_LINGER,
                 ARG_TREE_MODE,
                 ARG_LOG_LEVEL,
@@ -131,6 +139,8 @@ int config_parse_argv(int argc, char *argv[], Config *ret) {
                 { "idle-timeout", required_argument, NULL, ARG_IDLE_TIMEOUT },
                 { "max-processes", required_argument, NULL, ARG_MAX_PROCESSES },
                 { "max-processes-per-user", required_argument, NULL, ARG_MAX_PROCESSES_PER_USER },
+                { "max-ended-per-user", required_argument, NULL, ARG_MAX_ENDED_PER_USER },
+                { "max-message-size", required_argument, NULL, ARG_MAX_MESSAGE_SIZE },
                 { "linger", required_argument, NULL, ARG_LINGER },
                 { "tree-mode", required_argument, NULL, ARG_TREE_MODE },
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
@@ -144,6 +154,8 @@ int config_parse_argv(int argc, char *argv[], Config *ret) {
                 .linger_usec = CONFIG_DEFAULT_LINGER_USEC,
                 .max_processes = CONFIG_DEFAULT_MAX_PROCESSES,
                 .max_processes_per_user = CONFIG_DEFAULT_MAX_PROCESSES_PER_USER,
+                .max_ended_per_user = CONFIG_DEFAULT_MAX_ENDED_PER_USER,
+                .max_message_size = CONFIG_DEFAULT_MAX_MESSAGE_SIZE,
                 .spawn_timeout_usec = CONFIG_DEFAULT_SPAWN_TIMEOUT_USEC,
                 .log_level = 6,
         };
@@ -207,6 +219,25 @@ int config_parse_argv(int argc, char *argv[], Config *ret) {
                                 c.max_processes = u;
                         else
                                 c.max_processes_per_user = u;
+                        break;
+                case ARG_MAX_ENDED_PER_USER:
+                        r = parse_unsigned(optarg, &u);
+                        if (r < 0 || u == 0) {
+                                fprintf(stderr, "Invalid limit for --max-ended-per-user: %s\n", optarg);
+                                goto fail;
+                        }
+                        c.max_ended_per_user = u;
+                        break;
+                case ARG_MAX_MESSAGE_SIZE:
+                        /* dbus-daemon takes at most 2^27 (128 MiB), the D-Bus specification's limit. */
+                        r = parse_unsigned(optarg, &u);
+                        if (r < 0 || u < CONFIG_MIN_MAX_MESSAGE_SIZE || u > (UINT64_C(128) << 20)) {
+                                fprintf(stderr, "Invalid --max-message-size (%llu to %llu): %s\n",
+                                        (unsigned long long) CONFIG_MIN_MAX_MESSAGE_SIZE,
+                                        (unsigned long long) (UINT64_C(128) << 20), optarg);
+                                goto fail;
+                        }
+                        c.max_message_size = u;
                         break;
                 case ARG_TREE_MODE:
                         c.tree_mode = tree_mode_from_string(optarg);

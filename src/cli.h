@@ -31,6 +31,8 @@ typedef struct Config {
         uint64_t linger_usec;       /* how long an ended object outlives its departed owner */
         unsigned max_processes;
         unsigned max_processes_per_user;
+        unsigned max_ended_per_user; /* ended objects a uid may hold before Spawn/Adopt refuse */
+        uint64_t max_message_size;   /* the bus's max_message_size: no message of ours may be larger */
         TreeMode tree_mode;
         unsigned spawn_helpers;      /* 0: one per online CPU, at most CONFIG_SPAWN_HELPERS_DEFAULT_MAX */
         uint64_t spawn_timeout_usec; /* how long one spawn may hold a helper */
@@ -43,6 +45,12 @@ typedef struct Config {
 #define CONFIG_DEFAULT_LINGER_USEC (60 * UINT64_C(1000000))
 #define CONFIG_DEFAULT_MAX_PROCESSES 32768U
 #define CONFIG_DEFAULT_MAX_PROCESSES_PER_USER 256U
+#define CONFIG_DEFAULT_MAX_ENDED_PER_USER 1024U
+/* dbus-daemon's default max_message_size, which the system bus keeps (Debian's session.conf
+ * raises it to 1 GB). dbus-daemon drops a connection that sends a larger message. */
+#define CONFIG_DEFAULT_MAX_MESSAGE_SIZE (UINT64_C(32) * 1024 * 1024)
+/* Below this no listing of a single object would fit. */
+#define CONFIG_MIN_MAX_MESSAGE_SIZE (UINT64_C(64) * 1024)
 #define CONFIG_DEFAULT_SPAWN_TIMEOUT_USEC (30 * UINT64_C(1000000))
 /* As SPAWN_POOL_HELPERS_MAX and SPAWN_POOL_HELPERS_DEFAULT_MAX (spawn-pool.h, checked there). */
 #define CONFIG_SPAWN_HELPERS_MAX 16U

@@ -46,6 +46,7 @@
 
 #include "bus-errors.h"
 #include "bus-manager.h"
+#include "bus-managed-objects.h"
 #include "bus-process.h"
 #include "child.h"
 #include "client.h"
@@ -81,15 +82,15 @@ typedef struct UserCount {
         unsigned n;
 } UserCount;
 
-unsigned manager_count_running_of(Manager *m, uid_t uid) {
+static unsigned count_of(Hashmap *counts, uid_t uid) {
         uint64_t key = uid;
-        UserCount *u = hashmap_get(&m->running_by_uid, &key);
+        UserCount *u = hashmap_get(counts, &key);
         return u ? u->n : 0;
 }
 
-static int manager_count_add(Manager *m, uid_t uid) {
+static int count_add(Hashmap *counts, uid_t uid) {
         uint64_t key = uid;
-        UserCount *u = hashmap_get(&m->running_by_uid, &key);
+        UserCount *u = hashmap_get(counts, &key);
         int r;
 
         if (!u) {
@@ -97,7 +98,7 @@ static int manager_count_add(Manager *m, uid_t uid) {
                 if (!u)
                         return -ENOMEM;
                 u->uid = uid;
-                r = hashmap_put(&m->running_by_uid, &u->uid, u);
+                r = hashmap_put(counts, &u->uid, u);
                 if (r < 0) {
                         free(u);
                         return r;
@@ -107,16 +108,41 @@ static int manager_count_add(Manager *m, uid_t uid) {
         return 0;
 }
 
-static void manager_count_remove(Manager *m, uid_t uid) {
+static void count_remove(Hashmap *counts, uid_t uid) {
         uint64_t key = uid;
-        UserCount *u = hashmap_get(&m->running_by_uid, &key);
+        UserCount *u = hashmap_get(counts, &key);
 
         if (!u)
                 return;
         if (--u->n == 0) {
-                (void) hashmap_remove(&m->running_by_uid, &key);
+                (void) hashmap_remove(counts, &key);
                 free(u);
         }
+}
+
+static void counts_clear(Hashmap *counts) {
+        UserCount *u;
+
+        /* Emptied as the children went; free what a counting bug might have left. */
+        HASHMAP_FOREACH(u, counts, i)
+                free(u);
+        hashmap_clear(counts);
+}
+
+unsigned manager_count_running_of(Manager *m, uid_t uid) {
+        return count_of(&m->running_by_uid, uid);
+}
+
+unsigned manager_count_ended_of(Manager *m, uid_t uid) {
+        return count_of(&m->ended_by_uid, uid);
+}
+
+static int manager_count_add(Manager *m, uid_t uid) {
+        return count_add(&m->running_by_uid, uid);
+}
+
+static void manager_count_remove(Manager *m, uid_t uid) {
+        count_remove(&m->running_by_uid, uid);
 }
 
 int manager_spawn_begin(Manager *m, uid_t uid) {
@@ -211,11 +237,19 @@ void manager_child_ended(Manager *m, Child *c) {
         manager_count_remove(m, c->owner_uid);
         if (c->events & CHILD_EVENTS_STOP_CONTINUE)
                 m->n_stop_watchers--;
+        /* An ended object now: counted until it goes (manager_remove_object()). Without memory
+         * for the count it is merely not counted, and the decrement finds nothing to take. */
+        if (c->has_object && !c->ended_counted && count_add(&m->ended_by_uid, c->owner_uid) >= 0)
+                c->ended_counted = true;
 }
 
 void manager_remove_object(Manager *m, Child *c) {
         if (!c->has_object)
                 return;
+        if (c->ended_counted) {
+                count_remove(&m->ended_by_uid, c->owner_uid);
+                c->ended_counted = false;
+        }
         (void) hashmap_remove(&m->children_by_id, &c->id);
         c->has_object = false;
         c->released = true;
@@ -600,6 +634,12 @@ static int manager_setup_trees(Manager *m, const Config *config) {
         return 0;
 }
 
+/* What the listings may fill of the bus's largest message: 1/16 stays free for the header and
+ * for what the size estimates of bus-managed-objects.c might miss. */
+static size_t manager_reply_size_for(uint64_t max_message_size) {
+        return (size_t) (max_message_size - max_message_size / 16);
+}
+
 int manager_new(Manager **ret, sd_event *event, const Config *config) {
         Manager *m;
         sigset_t mask;
@@ -615,6 +655,10 @@ int manager_new(Manager **ret, sd_event *event, const Config *config) {
                 .max_processes = config->max_processes,
                 .max_processes_per_user = config->max_processes_per_user,
                 .running_by_uid = HASHMAP_INIT(&uint64_hash_ops),
+                /* 0 (a Config not from config_parse_argv()): the defaults. */
+                .max_ended_per_user = config->max_ended_per_user ?: CONFIG_DEFAULT_MAX_ENDED_PER_USER,
+                .ended_by_uid = HASHMAP_INIT(&uint64_hash_ops),
+                .max_reply_size = manager_reply_size_for(config->max_message_size ?: CONFIG_DEFAULT_MAX_MESSAGE_SIZE),
                 .children_by_id = HASHMAP_INIT(&uint64_hash_ops),
                 .children_by_pid = HASHMAP_INIT(&uint64_hash_ops),
                 .clients = HASHMAP_INIT(&string_hash_ops),
@@ -800,6 +844,9 @@ int manager_start(Manager *m, const Config *config) {
         r = sd_bus_add_object_manager(m->bus, NULL, CW_MANAGER_PATH);
         if (r < 0)
                 return log_error_errno(r, "Cannot register the object manager");
+        r = bus_managed_objects_register(m);
+        if (r < 0)
+                return log_error_errno(r, "Cannot register the object listings");
 
         /* Last, so no call arrives before the objects exist. */
         r = sd_bus_request_name(m->bus, CW_BUS_NAME, 0);
@@ -846,11 +893,8 @@ Manager *manager_free(Manager *m) {
         hashmap_clear(&m->clients);
         hashmap_clear(&m->trees);
         hashmap_clear(&m->leaders);
-        /* Emptied as the children went; free what a counting bug might have left. */
-        UserCount *u;
-        HASHMAP_FOREACH(u, &m->running_by_uid, i)
-                free(u);
-        hashmap_clear(&m->running_by_uid);
+        counts_clear(&m->running_by_uid);
+        counts_clear(&m->ended_by_uid);
         cgroup_root_free(m->cgroup_root);
 
         sd_event_source_disable_unref(m->announce_source);

@@ -34,6 +34,9 @@ typedef struct Manager {
         unsigned max_processes_per_user; /* multi-user mode, for all but root */
         bool multi_user;          /* system bus: callers are isolated from each other */
         Hashmap running_by_uid;   /* owner uid -> UserCount: running (or starting) processes per user */
+        unsigned max_ended_per_user;
+        Hashmap ended_by_uid;     /* owner uid -> UserCount: objects of ended processes per user */
+        size_t max_reply_size;    /* no listing we build may be larger (bus-managed-objects.c) */
         unsigned n_spawning;      /* Spawn calls accepted and not yet answered (manager_spawn_begin()) */
 
         Hashmap children_by_id;  /* processes that have an object */
@@ -88,6 +91,8 @@ bool manager_has_fd_headroom(Manager *m);
 
 /* Running processes whose owner is @uid, with those still starting. */
 unsigned manager_count_running_of(Manager *m, uid_t uid);
+/* Objects of ended processes whose owner is @uid (--max-ended-per-user). */
+unsigned manager_count_ended_of(Manager *m, uid_t uid);
 
 /* A Spawn of @uid was accepted: until manager_spawn_end() its process counts against the
  * limits (as running), and the service does not idle out. Return: 0 or -ENOMEM. */

@@ -10,6 +10,7 @@
 #include "bus-errors.h"
 #include "bus-util.h"
 #include "child-state.h"
+#include "object-bounds.h"
 #include "util/env.h"
 #include "util/macro.h"
 
@@ -273,7 +274,9 @@ int spawn_options_parse(sd_bus_message *m, unsigned allowed, SpawnOptions *o, sd
 
                 SpawnOption opt = spawn_option_from_string(key);
                 if (opt < 0 || !(allowed & (1U << opt)))
-                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Unknown option '%s'.", key);
+                        /* Cut: the reply must stay below the bus's message size. */
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Unknown option '%.*s'.",
+                                                 OBJECT_ERROR_QUOTE_MAX, key);
                 if (seen & (1U << opt))
                         return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Option '%s' given twice.", key);
                 seen |= 1U << opt;
