@@ -1,0 +1,314 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/*
+ * Bounded replies (issue 12, defect 2). dbus-daemon drops a connection that sends a message
+ * above its max_message_size, and the service exits when it loses the bus. The test bus of
+ * GTestDBus sets no limits, so it has dbus-daemon's defaults, those of the system bus
+ * (max_message_size 32 MiB), unlike Debian's session.conf (1 GB): a listing that outgrows
+ * them takes the service off this bus as it would off the system bus.
+ *
+ * The service keeps and shows at most 4096 bytes (and 256 entries) of an argv and 512 bytes
+ * of a description, caps ended objects per user (--max-ended-per-user) and refuses, with
+ * LimitExceeded, a listing that would still be too large (--max-message-size says how large
+ * the bus takes them).
+ */
+
+#include "cw-test.h"
+
+#include <string.h>
+
+/* What an object keeps (src/object-bounds.h): the contract of the XML. */
+#define ARGV_KEEP_BYTES 4096
+#define ARGV_KEEP_ENTRIES 256
+#define DESCRIPTION_KEEP_BYTES 512
+/* dbus-daemon's default max_message_size, the system bus's. */
+#define BUS_MESSAGE_MAX (32 * 1024 * 1024)
+
+/* The issue's input: 20 arguments of 50 KB (1 MB of argv, well inside Spawn's 4 MiB). */
+#define BIG_ARGS 20
+#define BIG_ARG_BYTES (50 * 1000)
+
+/* argv[0] and @n arguments of @bytes each: a letter per argument and position, so that a
+ * cut shows where it was made. Free with g_strfreev(). */
+static char **big_argv(const char *program, guint n, gsize bytes) {
+        char **argv = g_new0(char *, n + 2);
+        argv[0] = g_strdup(program);
+        for (guint i = 0; i < n; i++) {
+                argv[i + 1] = g_malloc(bytes + 1);
+                for (gsize k = 0; k < bytes; k++)
+                        argv[i + 1][k] = (char) ('a' + (i + k) % 26);
+                argv[i + 1][bytes] = 0;
+        }
+        return argv;
+}
+
+/* A description of @bytes bytes with a two-byte character ("é") at every odd position
+ * after the first, so that a cut at an even byte count would split one. */
+static char *big_description(gsize bytes) {
+        GString *s = g_string_sized_new(bytes + 2);
+        g_string_append_c(s, 'D');
+        while (s->len + 2 <= bytes)
+                g_string_append(s, "\xc3\xa9");
+        return g_string_free(s, FALSE);
+}
+
+/* Calls @method of @iface at @path with no arguments and returns the reply message (an
+ * error reply too), for its size. */
+static GDBusMessage *call_message(GDBusConnection *conn, const char *path, const char *iface, const char *method) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GDBusMessage) call = g_dbus_message_new_method_call(CW_NAME, path, iface, method);
+        GDBusMessage *reply = g_dbus_connection_send_message_with_reply_sync(
+                conn, call, G_DBUS_SEND_MESSAGE_FLAGS_NONE, (gint) cw_timeout_ms(60000), NULL, NULL, &error);
+        g_assert_no_error(error);
+        g_assert_nonnull(reply);
+        return reply;
+}
+
+static gsize message_size(GDBusMessage *m) {
+        g_autoptr(GError) error = NULL;
+        gsize size = 0;
+        g_autofree guchar *blob = g_dbus_message_to_blob(m, &size, G_DBUS_CAPABILITY_FLAGS_UNIX_FD_PASSING, &error);
+        g_assert_no_error(error);
+        return size;
+}
+
+/* Asserts that @reply is no error, logs and checks its size against the bus's limit. */
+static void assert_reply_fits(GDBusMessage *reply, const char *what) {
+        g_autoptr(GError) error = NULL;
+        if (g_dbus_message_to_gerror(reply, &error))
+                g_error("%s: %s", what, error->message);
+        gsize size = message_size(reply);
+        g_test_message("%s: %" G_GSIZE_FORMAT " bytes", what, size);
+        g_assert_cmpuint(size, <, BUS_MESSAGE_MAX);
+}
+
+/* The Argv an object shows for @argv: a prefix of it, the leading arguments whole, within the
+ * bounds, and not shorter than the bounds make it. */
+static void assert_argv_kept(GVariant *shown, char **argv) {
+        gsize n = 0, bytes = 0;
+        g_autofree const char **l = g_variant_get_strv(shown, &n);
+
+        g_assert_cmpuint(n, >=, 1);
+        g_assert_cmpuint(n, <=, ARGV_KEEP_ENTRIES);
+        for (gsize i = 0; i < n; i++) {
+                gsize len = strlen(l[i]);
+                bytes += len + 1;
+                g_assert_nonnull(argv[i]);
+                if (i + 1 < n)
+                        g_assert_cmpstr(l[i], ==, argv[i]);
+                else
+                        g_assert_true(strncmp(l[i], argv[i], len) == 0);
+        }
+        g_assert_cmpuint(bytes, <=, ARGV_KEEP_BYTES);
+        /* Only what did not fit is left out: the bytes are used up, or the entries. */
+        if (g_strv_length(argv) > n || strlen(l[n - 1]) < strlen(argv[n - 1]))
+                g_assert_true(bytes == ARGV_KEEP_BYTES || n == ARGV_KEEP_ENTRIES);
+}
+
+static void assert_description_kept(const char *shown, const char *full) {
+        gsize len = strlen(shown);
+        g_assert_true(g_utf8_validate(shown, -1, NULL));
+        g_assert_true(strncmp(shown, full, len) == 0);
+        g_assert_cmpuint(len, <=, DESCRIPTION_KEEP_BYTES);
+        /* Cut at the last character boundary within the bound, not earlier. */
+        if (strlen(full) > DESCRIPTION_KEEP_BYTES)
+                g_assert_cmpuint(len, >=, DESCRIPTION_KEEP_BYTES - 1);
+}
+
+/* The issue's case, at the bus's limits: 40 objects, each spawned with 1 MB of argv and a 1 MB
+ * description, never released. Listed in full (40 MB for ListProcesses, 80 MB for
+ * GetManagedObjects) they took the service off the bus; kept within the bounds, every listing
+ * is answered, shows the kept prefixes, and the service stays. Under valgrind 3 objects show
+ * the same bounds (each spawn moves 2 MB through the instrumented service). */
+static void test_listings(CwFixture *f, gconstpointer data) {
+        guint n_objects = cw_under_valgrind() ? 3 : 40;
+        g_auto(GStrv) argv = big_argv("/bin/true", BIG_ARGS, BIG_ARG_BYTES);
+        g_autofree char *description = big_description(1000 * 1000);
+        g_autoptr(GPtrArray) paths = g_ptr_array_new_with_free_func(g_free);
+        pid_t service = cw_service_pid(f);
+
+        for (guint i = 0; i < n_objects; i++) {
+                g_autoptr(GVariant) o = g_variant_ref_sink(cw_one_option("description", g_variant_new_string(description)));
+                char *path = cw_spawn(f, (const char *const *) argv, o, NULL);
+                g_autofree char *state = NULL;
+                int status = -1;
+                cw_wait(f->conn, path, &state, &status);
+                g_assert_cmpstr(state, ==, "exited");
+                g_assert_cmpint(status, ==, 0);
+                g_ptr_array_add(paths, path);
+        }
+
+        /* ListProcesses: every object, each with its description's kept prefix. */
+        g_autoptr(GDBusMessage) list = call_message(f->conn, CW_MANAGER_PATH, CW_MANAGER_IFACE, "ListProcesses");
+        assert_reply_fits(list, "ListProcesses");
+        g_autoptr(GVariant) entries = g_variant_get_child_value(g_dbus_message_get_body(list), 0);
+        g_assert_cmpuint(g_variant_n_children(entries), ==, n_objects);
+        for (gsize i = 0; i < n_objects; i++) {
+                const char *path, *state, *desc;
+                guint32 pid;
+                g_variant_get_child(entries, i, "(&ou&s&s)", &path, &pid, &state, &desc);
+                g_assert_cmpstr(path, ==, paths->pdata[i]);
+                g_assert_cmpstr(state, ==, "exited");
+                assert_description_kept(desc, description);
+        }
+
+        /* GetManagedObjects: the same objects, Argv and Description kept alike. */
+        g_autoptr(GDBusMessage) managed = call_message(f->conn, CW_MANAGER_PATH, "org.freedesktop.DBus.ObjectManager",
+                                                       "GetManagedObjects");
+        assert_reply_fits(managed, "GetManagedObjects");
+        g_autoptr(GVariant) objects = g_variant_get_child_value(g_dbus_message_get_body(managed), 0);
+        g_assert_cmpuint(g_variant_n_children(objects), ==, n_objects);
+        for (guint i = 0; i < n_objects; i++) {
+                g_autoptr(GVariant) ifaces = g_variant_lookup_value(objects, paths->pdata[i], G_VARIANT_TYPE("a{sa{sv}}"));
+                g_assert_nonnull(ifaces);
+                g_autoptr(GVariant) props = g_variant_lookup_value(ifaces, CW_PROCESS_IFACE, G_VARIANT_TYPE("a{sv}"));
+                g_assert_nonnull(props);
+                g_autoptr(GVariant) shown_argv = g_variant_lookup_value(props, "Argv", G_VARIANT_TYPE("as"));
+                g_autoptr(GVariant) shown_desc = g_variant_lookup_value(props, "Description", G_VARIANT_TYPE("s"));
+                g_autoptr(GVariant) state = g_variant_lookup_value(props, "State", G_VARIANT_TYPE("s"));
+                g_assert_nonnull(shown_argv);
+                g_assert_nonnull(shown_desc);
+                assert_argv_kept(shown_argv, argv);
+                assert_description_kept(g_variant_get_string(shown_desc, NULL), description);
+                g_assert_cmpstr(g_variant_get_string(state, NULL), ==, "exited");
+                g_assert_cmpuint(g_variant_n_children(ifaces), ==, 4);
+        }
+
+        /* The nodes that list every object, and one object's properties. */
+        g_autoptr(GDBusMessage) intro1 = call_message(f->conn, CW_MANAGER_PATH, "org.freedesktop.DBus.Introspectable",
+                                                      "Introspect");
+        assert_reply_fits(intro1, "Introspect of the manager");
+        g_autoptr(GDBusMessage) intro2 = call_message(f->conn, CW_MANAGER_PATH "/process",
+                                                      "org.freedesktop.DBus.Introspectable", "Introspect");
+        assert_reply_fits(intro2, "Introspect of the process node");
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) all = cw_call(f->conn, paths->pdata[0], "org.freedesktop.DBus.Properties", "GetAll",
+                                          g_variant_new("(s)", CW_PROCESS_IFACE), "(a{sv})", &error);
+        g_assert_no_error(error);
+        g_autoptr(GVariant) props = g_variant_get_child_value(all, 0);
+        g_autoptr(GVariant) shown_argv = g_variant_lookup_value(props, "Argv", G_VARIANT_TYPE("as"));
+        assert_argv_kept(shown_argv, argv);
+
+        /* Still the same service, on the bus and serving. */
+        cw_assert_service_alive(f, service);
+        for (guint i = 0; i < paths->len; i++)
+                cw_release(f->conn, paths->pdata[i]);
+}
+
+/* Many short arguments: at most 256 are kept, the leading ones, whole. */
+static void test_argv_entries(CwFixture *f, gconstpointer data) {
+        g_auto(GStrv) argv = big_argv("/bin/true", 1000, 1);
+        g_autofree char *path = cw_spawn(f, (const char *const *) argv, NULL, NULL);
+        g_autoptr(GVariant) shown = cw_get_property(f->conn, path, CW_PROCESS_IFACE, "Argv");
+        g_assert_cmpuint(g_variant_n_children(shown), ==, ARGV_KEEP_ENTRIES);
+        assert_argv_kept(shown, argv);
+        /* The description is argv joined, kept to its bound. */
+        g_autofree char *joined = g_strjoinv(" ", argv);
+        g_autoptr(GVariant) desc = cw_get_property(f->conn, path, CW_PROCESS_IFACE, "Description");
+        assert_description_kept(g_variant_get_string(desc, NULL), joined);
+        g_assert_cmpuint(strlen(g_variant_get_string(desc, NULL)), ==, DESCRIPTION_KEEP_BYTES);
+        cw_wait(f->conn, path, NULL, NULL);
+        cw_release(f->conn, path);
+}
+
+static char *spawn_true(CwFixture *f, GError **error) {
+        const char *argv[] = { "/bin/true", NULL };
+        return cw_spawn_full(f->conn, argv, NULL, NULL, NULL, error);
+}
+
+/* --max-ended-per-user=4: four ended objects, and Spawn is refused until one is released; a
+ * process that was running when the cap was reached still gets its ended object. */
+static void test_ended_cap(CwFixture *f, gconstpointer data) {
+        const char *sleeper[] = { "/bin/sleep", "30", NULL };
+        g_autoptr(GPtrArray) paths = g_ptr_array_new_with_free_func(g_free);
+        g_autoptr(GError) error = NULL;
+
+        g_autofree char *running = cw_spawn(f, sleeper, NULL, NULL);
+        for (guint i = 0; i < 4; i++) {
+                char *path = spawn_true(f, &error);
+                g_assert_no_error(error);
+                cw_wait(f->conn, path, NULL, NULL);
+                g_ptr_array_add(paths, path);
+        }
+        g_autofree char *refused = spawn_true(f, &error);
+        g_assert_null(refused);
+        cw_assert_dbus_error(error, CW_ERROR("LimitExceeded"));
+        g_assert_nonnull(strstr(error->message, "ended"));
+        g_clear_error(&error);
+
+        /* The running one ends beyond the cap: its end is kept all the same. */
+        g_autofree char *state = NULL;
+        int status = 0;
+        cw_kill(f->conn, running, 0, &state, &status);
+        g_assert_cmpstr(state, ==, "killed");
+        g_assert_cmpuint(cw_list_processes_count(f), ==, 5);
+        g_autofree char *kept = cw_get_state(f, running);
+        g_assert_cmpstr(kept, ==, "killed");
+
+        /* Five ended: two releases bring it to three, below the cap. */
+        cw_release(f->conn, running);
+        refused = spawn_true(f, &error);
+        g_assert_null(refused);
+        cw_assert_dbus_error(error, CW_ERROR("LimitExceeded"));
+        g_clear_error(&error);
+        cw_release(f->conn, paths->pdata[0]);
+        g_autofree char *again = spawn_true(f, &error);
+        g_assert_no_error(error);
+        cw_wait(f->conn, again, NULL, NULL);
+        cw_release(f->conn, again);
+
+        for (guint i = 1; i < paths->len; i++)
+                cw_release(f->conn, paths->pdata[i]);
+        g_assert_cmpuint(cw_list_processes_count(f), ==, 0);
+}
+
+/* --max-message-size=65536 (a bus that takes at most 64 KiB): 16 objects that show 4 KiB of argv
+ * each make a GetManagedObjects reply above it, which is refused with LimitExceeded; the smaller
+ * listings and the service go on. Without the check the service would send it, and a bus with
+ * that limit would drop the service. */
+static void test_reply_refused(CwFixture *f, gconstpointer data) {
+        g_auto(GStrv) argv = big_argv("/bin/true", 1, 5000);
+        g_autoptr(GPtrArray) paths = g_ptr_array_new_with_free_func(g_free);
+        g_autoptr(GError) error = NULL;
+        pid_t service = cw_service_pid(f);
+
+        for (guint i = 0; i < 16; i++) {
+                char *path = cw_spawn(f, (const char *const *) argv, NULL, NULL);
+                cw_wait(f->conn, path, NULL, NULL);
+                g_ptr_array_add(paths, path);
+        }
+        g_autoptr(GVariant) r = cw_call(f->conn, CW_MANAGER_PATH, "org.freedesktop.DBus.ObjectManager",
+                                        "GetManagedObjects", NULL, "(a{oa{sa{sv}}})", &error);
+        g_assert_null(r);
+        cw_assert_dbus_error(error, CW_ERROR("LimitExceeded"));
+        g_test_message("GetManagedObjects: %s", error->message);
+        g_clear_error(&error);
+
+        /* ListProcesses shows 512 bytes per object: 16 fit. */
+        g_assert_cmpuint(cw_list_processes_count(f), ==, 16);
+
+        /* With half of them released the reply fits again. */
+        for (guint i = 0; i < 8; i++)
+                cw_release(f->conn, paths->pdata[i]);
+        g_autoptr(GDBusMessage) managed = call_message(f->conn, CW_MANAGER_PATH, "org.freedesktop.DBus.ObjectManager",
+                                                       "GetManagedObjects");
+        assert_reply_fits(managed, "GetManagedObjects of 8");
+        g_assert_cmpuint(message_size(managed), <, 65536);
+        g_autoptr(GVariant) objects = g_variant_get_child_value(g_dbus_message_get_body(managed), 0);
+        g_assert_cmpuint(g_variant_n_children(objects), ==, 8);
+
+        cw_assert_service_alive(f, service);
+        for (guint i = 8; i < paths->len; i++)
+                cw_release(f->conn, paths->pdata[i]);
+}
+
+int main(int argc, char *argv[]) {
+        cw_test_init(&argc, &argv);
+        g_test_add("/bounds/listings", CwFixture, NULL, cw_fixture_setup, test_listings, cw_fixture_teardown);
+        g_test_add("/bounds/argv-entries", CwFixture, NULL, cw_fixture_setup, test_argv_entries, cw_fixture_teardown);
+        g_test_add("/bounds/ended-per-user", CwFixture, "--max-ended-per-user=4", cw_fixture_setup, test_ended_cap,
+                   cw_fixture_teardown);
+        g_test_add("/bounds/reply-refused", CwFixture, "--max-message-size=65536", cw_fixture_setup,
+                   test_reply_refused, cw_fixture_teardown);
+        return g_test_run();
+}
