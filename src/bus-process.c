@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "bus-errors.h"
+#include "bus-managed-objects.h"
 #include "child.h"
 #include "client.h"
 #include "manager.h"
@@ -463,14 +464,16 @@ static const char *signal_recipient(Child *c) {
         return c->owner && c->owner_name && c->owner_name[0] ? c->owner_name : NULL;
 }
 
-/* Broadcast on the session bus; to the owner alone in multi-user mode. */
+/* Broadcast on the session bus; to the owner alone in multi-user mode. A signal about an object
+ * that a GetManagedObjects in progress has listed already waits for that reply (see
+ * bus-managed-objects.c). */
 static int send_signal(Child *c, sd_bus_message *m) {
         if (c->manager->multi_user) {
                 int r = sd_bus_message_set_destination(m, signal_recipient(c));
                 if (r < 0)
                         return r;
         }
-        return sd_bus_send(c->manager->bus, m, NULL);
+        return bus_listing_send(c->manager, c, m);
 }
 
 static int send_properties_changed(Child *c, const char *path, const char *const *names) {
@@ -639,10 +642,9 @@ void bus_process_emit_state_changed(Child *c, ChildEvent event, int status) {
         const char *path = child_object_path(c, buf);
         int r;
 
-        if (!c->manager->multi_user)
-                r = sd_bus_emit_signal(c->manager->bus, path, CW_PROCESS_INTERFACE, "StateChanged", "si",
-                                       child_event_to_string(event), status);
-        else if (!signal_recipient(c))
+        /* Built here, not with sd_bus_emit_signal(): it goes through send_signal(), which keeps
+         * it in order with the PropertiesChanged that a listing in progress may hold back. */
+        if (c->manager->multi_user && !signal_recipient(c))
                 r = 0;
         else {
                 r = sd_bus_message_new_signal(c->manager->bus, &m, path, CW_PROCESS_INTERFACE, "StateChanged");

@@ -50,6 +50,7 @@ struct Child {
         bool released;       /* the object is gone; the process may still run */
         bool has_object;     /* listed in manager->children_by_id */
         bool ended_counted;  /* an ended object, counted in manager->ended_by_uid */
+        uint64_t listed;     /* the GetManagedObjects in progress that listed it (bus-managed-objects.c) */
         unsigned events;
         int kill_signal;
         uint64_t kill_timeout_usec;

@@ -865,6 +865,10 @@ Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
 
+        /* Listings in progress are dropped (their callers get NoReply from the bus once we are
+         * gone), the signals they held back are sent. */
+        bus_listings_free(m);
+
         /* Spawns on the way first: those a helper has are finished (registered and answered,
          * then handled below like every other child), the queued ones are refused. Nothing
          * is left half made, and no child of a helper's is left unwatched. */

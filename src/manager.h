@@ -37,6 +37,7 @@ typedef struct Manager {
         unsigned max_ended_per_user;
         Hashmap ended_by_uid;     /* owner uid -> UserCount: objects of ended processes per user */
         size_t max_reply_size;    /* no listing we build may be larger (bus-managed-objects.c) */
+        struct Listings *listings; /* GetManagedObjects in progress and queued (bus-managed-objects.c) */
         unsigned n_spawning;      /* Spawn calls accepted and not yet answered (manager_spawn_begin()) */
 
         Hashmap children_by_id;  /* processes that have an object */
