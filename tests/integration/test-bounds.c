@@ -302,11 +302,129 @@ static void test_reply_refused(CwFixture *f, gconstpointer data) {
                 cw_release(f->conn, paths->pdata[i]);
 }
 
+/* GetManagedObjects is built over several loop iterations while other calls are served. A client
+ * that takes its reply and then applies the PropertiesChanged that come after it must end up
+ * with every object's current State: no signal about a change may come before a reply that
+ * does not show it yet. 600 sleepers (3 chunks of 256), each killed by a Kill(0) from another
+ * connection, sent right after the GetManagedObjects call. */
+typedef struct Consistency {
+        GVariant *reply;
+        GPtrArray *after;     /* "path\nState" of PropertiesChanged after the reply */
+        GDBusConnection *killer;
+        GPtrArray *paths;
+        guint n_started, n_killed; /* Kill calls sent, answered */
+        guint n_kills;
+} Consistency;
+
+static void kill_next(Consistency *c);
+
+static void on_properties_changed(GDBusConnection *conn, const char *sender, const char *path, const char *iface,
+                                  const char *member, GVariant *params, gpointer data) {
+        Consistency *c = data;
+        const char *changed_iface;
+        g_autoptr(GVariant) changed = NULL;
+        const char *state;
+
+        if (!c->reply)
+                return; /* the reply supersedes what came before it */
+        g_variant_get(params, "(&s@a{sv}@as)", &changed_iface, &changed, NULL);
+        if (g_variant_lookup(changed, "State", "&s", &state))
+                g_ptr_array_add(c->after, g_strdup_printf("%s\n%s", path, state));
+}
+
+static void on_listed(GObject *source, GAsyncResult *result, gpointer data) {
+        Consistency *c = data;
+        g_autoptr(GError) error = NULL;
+        c->reply = g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), result, &error);
+        g_assert_no_error(error);
+}
+
+static void on_killed(GObject *source, GAsyncResult *result, gpointer data) {
+        Consistency *c = data;
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) r = g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), result, &error);
+        g_assert_no_error(error);
+        c->n_killed++;
+        kill_next(c);
+}
+
+/* Within dbus-daemon's 128 pending replies per connection. */
+static void kill_next(Consistency *c) {
+        while (c->n_started < c->n_kills && c->n_started - c->n_killed < 64)
+                g_dbus_connection_call(c->killer, CW_NAME, c->paths->pdata[c->n_started++], CW_PROCESS_IFACE, "Kill",
+                                       g_variant_new("(t)", (guint64) 0), G_VARIANT_TYPE("(si)"),
+                                       G_DBUS_CALL_FLAGS_NONE, (gint) cw_timeout_ms(60000), NULL, on_killed, c);
+}
+
+static gboolean consistency_done(gpointer data) {
+        Consistency *c = data;
+        return c->reply && c->n_killed == c->n_kills;
+}
+
+static void test_listing_consistent(CwFixture *f, gconstpointer data) {
+        guint n = cw_under_valgrind() ? 60 : 600;
+        const char *sleeper[] = { "/bin/sleep", "60", NULL };
+        g_autoptr(GPtrArray) paths = g_ptr_array_new_with_free_func(g_free);
+        g_autoptr(GDBusConnection) killer = cw_fixture_new_connection(f);
+        Consistency c = { .after = g_ptr_array_new_with_free_func(g_free), .n_kills = n, .killer = killer,
+                          .paths = paths };
+
+        for (guint i = 0; i < n; i++)
+                g_ptr_array_add(paths, cw_spawn(f, sleeper, NULL, NULL));
+        guint sub = g_dbus_connection_signal_subscribe(f->conn, CW_NAME, "org.freedesktop.DBus.Properties",
+                                                       "PropertiesChanged", NULL, CW_PROCESS_IFACE,
+                                                       G_DBUS_SIGNAL_FLAGS_NONE, on_properties_changed, &c, NULL);
+        g_dbus_connection_call(f->conn, CW_NAME, CW_MANAGER_PATH, "org.freedesktop.DBus.ObjectManager",
+                               "GetManagedObjects", NULL, G_VARIANT_TYPE("(a{oa{sa{sv}}})"), G_DBUS_CALL_FLAGS_NONE,
+                               (gint) cw_timeout_ms(60000), NULL, on_listed, &c);
+        kill_next(&c);
+        g_assert_true(cw_wait_until(consistency_done, &c, cw_timeout_ms(60000)));
+        /* Every end announced (after the Kill replies at the latest), so every signal is in. */
+        for (guint i = 0; i < n; i++)
+                g_assert_cmpint(cw_wait_for_event(f, paths->pdata[i], "killed", 10000), ==, 9);
+        cw_spin(100);
+
+        /* The client's view: the reply, then the changes after it. */
+        g_autoptr(GHashTable) state = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+        g_autoptr(GVariant) objects = g_variant_get_child_value(c.reply, 0);
+        g_assert_cmpuint(g_variant_n_children(objects), ==, n);
+        GVariantIter it;
+        const char *path;
+        GVariant *ifaces;
+        guint n_running = 0;
+        g_variant_iter_init(&it, objects);
+        while (g_variant_iter_next(&it, "{&o@a{sa{sv}}}", &path, &ifaces)) {
+                g_autoptr(GVariant) props = g_variant_lookup_value(ifaces, CW_PROCESS_IFACE, G_VARIANT_TYPE("a{sv}"));
+                const char *s = NULL;
+                g_assert_true(g_variant_lookup(props, "State", "&s", &s));
+                if (g_str_equal(s, "running"))
+                        n_running++;
+                g_hash_table_insert(state, g_strdup(path), g_strdup(s));
+                g_variant_unref(ifaces);
+        }
+        for (guint i = 0; i < c.after->len; i++) {
+                g_auto(GStrv) pv = g_strsplit(c.after->pdata[i], "\n", 2);
+                g_hash_table_insert(state, g_strdup(pv[0]), g_strdup(pv[1]));
+        }
+        g_test_message("the reply showed %u of %u running; %u State changes came after it", n_running, n,
+                       c.after->len);
+        for (guint i = 0; i < n; i++)
+                g_assert_cmpstr(g_hash_table_lookup(state, paths->pdata[i]), ==, "killed");
+
+        g_dbus_connection_signal_unsubscribe(f->conn, sub);
+        for (guint i = 0; i < n; i++)
+                cw_release(f->conn, paths->pdata[i]);
+        g_ptr_array_unref(c.after);
+        g_variant_unref(c.reply);
+}
+
 int main(int argc, char *argv[]) {
         cw_test_init(&argc, &argv);
         g_test_add("/bounds/listings", CwFixture, NULL, cw_fixture_setup, test_listings, cw_fixture_teardown);
         g_test_add("/bounds/argv-entries", CwFixture, NULL, cw_fixture_setup, test_argv_entries, cw_fixture_teardown);
         g_test_add("/bounds/ended-per-user", CwFixture, "--max-ended-per-user=4", cw_fixture_setup, test_ended_cap,
+                   cw_fixture_teardown);
+        g_test_add("/bounds/listing-consistent", CwFixture, NULL, cw_fixture_setup, test_listing_consistent,
                    cw_fixture_teardown);
         g_test_add("/bounds/reply-refused", CwFixture, "--max-message-size=65536", cw_fixture_setup,
                    test_reply_refused, cw_fixture_teardown);
