@@ -10,12 +10,15 @@
  * The service keeps and shows at most 4096 bytes (and 256 entries) of an argv and 512 bytes
  * of a description, caps ended objects per user (--max-ended-per-user) and refuses, with
  * LimitExceeded, a listing that would still be too large (--max-message-size says how large
- * the bus takes them).
+ * the bus takes them). In multi-user mode (/bounds/multiuser) the bus is the system-like one of
+ * cw-system-bus.c: the stock system.conf rules, dbus-daemon's default limits.
  */
 
-#include "cw-test.h"
+#include "cw-system-bus.h"
 
+#include <pwd.h>
 #include <string.h>
+#include <unistd.h>
 
 /* What an object keeps (src/object-bounds.h): the contract of the XML. */
 #define ARGV_KEEP_BYTES 4096
@@ -418,6 +421,116 @@ static void test_listing_consistent(CwFixture *f, gconstpointer data) {
         g_variant_unref(c.reply);
 }
 
+/* ---- multi-user mode ---- */
+
+#define SUB_FILL "/bounds/subprocess/fill"
+#define ENV_ADDRESS "CW_BOUNDS_ADDRESS"
+#define MU_CAP 3
+
+/* As an unprivileged user (run by /bounds/multiuser): MU_CAP objects with the issue's argv and a
+ * 1 MB description, not released; the next Spawn is LimitExceeded; this user's listings show
+ * its objects with their kept prefixes. It leaves the bus: its objects linger. */
+static void sub_fill(void) {
+        g_assert_cmpuint(getuid(), !=, 0);
+        g_autoptr(GDBusConnection) conn = cw_bus_connect(g_getenv(ENV_ADDRESS));
+        g_auto(GStrv) argv = big_argv("/bin/true", BIG_ARGS, BIG_ARG_BYTES);
+        g_autofree char *description = big_description(1000 * 1000);
+        g_autoptr(GError) error = NULL;
+
+        for (guint i = 0; i < MU_CAP; i++) {
+                g_autoptr(GVariant) o = g_variant_ref_sink(cw_one_option("description", g_variant_new_string(description)));
+                g_autofree char *path = cw_spawn_full(conn, (const char *const *) argv, o, NULL, NULL, &error);
+                g_assert_no_error(error);
+                g_autoptr(GVariant) r = cw_call(conn, path, CW_PROCESS_IFACE, "Wait", NULL, "(si)", &error);
+                g_assert_no_error(error);
+        }
+        g_autofree char *refused = cw_spawn_full(conn, (const char *const *) argv, NULL, NULL, NULL, &error);
+        g_assert_null(refused);
+        cw_assert_dbus_error(error, CW_ERROR("LimitExceeded"));
+        g_clear_error(&error);
+
+        g_autoptr(GDBusMessage) managed = call_message(conn, CW_MANAGER_PATH, "org.freedesktop.DBus.ObjectManager",
+                                                       "GetManagedObjects");
+        assert_reply_fits(managed, "GetManagedObjects as the user");
+        g_autoptr(GVariant) objects = g_variant_get_child_value(g_dbus_message_get_body(managed), 0);
+        g_assert_cmpuint(g_variant_n_children(objects), ==, MU_CAP);
+        g_autoptr(GDBusMessage) list = call_message(conn, CW_MANAGER_PATH, CW_MANAGER_IFACE, "ListProcesses");
+        assert_reply_fits(list, "ListProcesses as the user");
+        g_assert_true(g_dbus_connection_close_sync(conn, NULL, NULL));
+}
+
+/* --max-ended-per-user=3 on a system-like bus: nobody fills its cap with objects of the issue's
+ * size; root (another uid) may still spawn, and root's listings show nobody's objects with the
+ * kept prefixes; the service stays. */
+static void test_multiuser(void) {
+        const char *const args[] = { "--max-ended-per-user=3", NULL };
+        struct passwd *pw = getpwnam("nobody");
+        g_autofree char *setpriv = g_find_program_in_path("setpriv");
+        CwSystemBus sb;
+
+        if (getuid() != 0 || !setpriv || !pw) {
+                g_test_skip("needs root, setpriv and the user nobody");
+                return;
+        }
+        uid_t uid = pw->pw_uid;
+        gid_t gid = pw->pw_gid;
+        cw_system_bus_start(&sb, args);
+        pid_t service = sb.service_pid;
+
+        g_autofree char *dir = cw_system_bus_user_dir(&sb, uid, gid);
+        g_auto(GStrv) env = cw_sub_run_environ(dir);
+        env = g_environ_setenv(env, ENV_ADDRESS, sb.address, TRUE);
+        if (!cw_sub_run(uid, gid, SUB_FILL, dir, env, cw_timeout_ms(120000))) {
+                cw_system_bus_stop(&sb);
+                return;
+        }
+
+        /* Root's own cap is its own. */
+        const char *true_argv[] = { "/bin/true", NULL };
+        g_autoptr(GError) error = NULL;
+        g_autofree char *mine = cw_spawn_full(sb.conn, true_argv, NULL, NULL, NULL, &error);
+        g_assert_no_error(error);
+        g_autoptr(GVariant) w = cw_call(sb.conn, mine, CW_PROCESS_IFACE, "Wait", NULL, "(si)", &error);
+        g_assert_no_error(error);
+
+        g_auto(GStrv) argv = big_argv("/bin/true", BIG_ARGS, BIG_ARG_BYTES);
+        g_autofree char *description = big_description(1000 * 1000);
+        g_autoptr(GDBusMessage) managed = call_message(sb.conn, CW_MANAGER_PATH, "org.freedesktop.DBus.ObjectManager",
+                                                       "GetManagedObjects");
+        assert_reply_fits(managed, "GetManagedObjects as root");
+        g_autoptr(GVariant) objects = g_variant_get_child_value(g_dbus_message_get_body(managed), 0);
+        g_assert_cmpuint(g_variant_n_children(objects), ==, MU_CAP + 1);
+        guint nobodys = 0;
+        GVariantIter it;
+        const char *path;
+        GVariant *ifaces;
+        g_variant_iter_init(&it, objects);
+        while (g_variant_iter_next(&it, "{&o@a{sa{sv}}}", &path, &ifaces)) {
+                g_autoptr(GVariant) props = g_variant_lookup_value(ifaces, CW_PROCESS_IFACE, G_VARIANT_TYPE("a{sv}"));
+                guint32 owner_uid = 0;
+                g_assert_true(g_variant_lookup(props, "OwnerUid", "u", &owner_uid));
+                if (owner_uid == uid) {
+                        g_autoptr(GVariant) shown = g_variant_lookup_value(props, "Argv", G_VARIANT_TYPE("as"));
+                        const char *desc = NULL;
+                        g_assert_true(g_variant_lookup(props, "Description", "&s", &desc));
+                        assert_argv_kept(shown, argv);
+                        assert_description_kept(desc, description);
+                        nobodys++;
+                }
+                g_variant_unref(ifaces);
+        }
+        g_assert_cmpuint(nobodys, ==, MU_CAP);
+        g_autoptr(GDBusMessage) list = call_message(sb.conn, CW_MANAGER_PATH, CW_MANAGER_IFACE, "ListProcesses");
+        assert_reply_fits(list, "ListProcesses as root");
+
+        /* The same service, still on the bus. */
+        g_assert_false(sb.service_exited);
+        g_assert_cmpint(sb.service_pid, ==, service);
+        g_assert_true(cw_name_has_owner(sb.conn));
+        cw_release(sb.conn, mine);
+        cw_system_bus_stop(&sb);
+}
+
 int main(int argc, char *argv[]) {
         cw_test_init(&argc, &argv);
         g_test_add("/bounds/listings", CwFixture, NULL, cw_fixture_setup, test_listings, cw_fixture_teardown);
@@ -426,6 +539,8 @@ int main(int argc, char *argv[]) {
                    cw_fixture_teardown);
         g_test_add("/bounds/listing-consistent", CwFixture, NULL, cw_fixture_setup, test_listing_consistent,
                    cw_fixture_teardown);
+        g_test_add_func(SUB_FILL, sub_fill);
+        g_test_add_func("/bounds/multiuser", test_multiuser);
         g_test_add("/bounds/reply-refused", CwFixture, "--max-message-size=65536", cw_fixture_setup,
                    test_reply_refused, cw_fixture_teardown);
         return g_test_run();
