@@ -34,7 +34,6 @@
 #include "client.h"
 #include "manager.h"
 #include "util/log.h"
-#include "util/time-util.h"
 
 /* The fixed part of an introspection of the manager object or the node above the process
  * objects (interfaces, standard interfaces), generously; and what each listed object adds
