@@ -72,6 +72,7 @@ static gsize message_size(GDBusMessage *m) {
         gsize size = 0;
         g_autofree guchar *blob = g_dbus_message_to_blob(m, &size, G_DBUS_CAPABILITY_FLAGS_UNIX_FD_PASSING, &error);
         g_assert_no_error(error);
+        g_assert_nonnull(blob);
         return size;
 }
 
@@ -347,6 +348,7 @@ static void on_killed(GObject *source, GAsyncResult *result, gpointer data) {
         g_autoptr(GError) error = NULL;
         g_autoptr(GVariant) r = g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), result, &error);
         g_assert_no_error(error);
+        g_assert_nonnull(r);
         c->n_killed++;
         kill_next(c);
 }
@@ -443,6 +445,7 @@ static void sub_fill(void) {
                 g_assert_no_error(error);
                 g_autoptr(GVariant) r = cw_call(conn, path, CW_PROCESS_IFACE, "Wait", NULL, "(si)", &error);
                 g_assert_no_error(error);
+                g_assert_nonnull(r);
         }
         g_autofree char *refused = cw_spawn_full(conn, (const char *const *) argv, NULL, NULL, NULL, &error);
         g_assert_null(refused);
@@ -492,6 +495,7 @@ static void test_multiuser(void) {
         g_assert_no_error(error);
         g_autoptr(GVariant) w = cw_call(sb.conn, mine, CW_PROCESS_IFACE, "Wait", NULL, "(si)", &error);
         g_assert_no_error(error);
+        g_assert_nonnull(w);
 
         g_auto(GStrv) argv = big_argv("/bin/true", BIG_ARGS, BIG_ARG_BYTES);
         g_autofree char *description = big_description(1000 * 1000);
