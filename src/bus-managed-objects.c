@@ -47,8 +47,8 @@ int bus_reply_check_size(Manager *m, size_t size_bound, const char *what, sd_bus
         log_debug("Refusing %s: the reply might take %zu bytes, more than the %zu the bus takes.", what,
                   size_bound, m->max_reply_size);
         return sd_bus_error_setf(error, CW_ERROR_LIMIT_EXCEEDED,
-                                 "The reply of %s would be larger than the bus takes (up to %zu bytes, at most %zu "
-                                 "allowed); ask per object, or Release() ended processes.",
+                                 "The reply of %s would be larger than the bus takes (up to %zu bytes, at most "
+                                 "%zu allowed); ask per object, or Release() ended processes.",
                                  what, size_bound, m->max_reply_size);
 }
 
@@ -333,7 +333,8 @@ static int method_get_managed_objects(Manager *m, sd_bus_message *msg) {
                 m->listings = ls;
                 r = sd_event_add_defer(m->event, &ls->source, listings_on_chunk, m);
                 if (r >= 0)
-                        r = sd_event_add_time(m->event, &ls->timer, CLOCK_MONOTONIC, 0, 1000, listings_on_timer, m);
+                        r = sd_event_add_time(m->event, &ls->timer, CLOCK_MONOTONIC, 0, 1000, listings_on_timer,
+                                              m);
                 if (r < 0) {
                         bus_listings_free(m);
                         return r;

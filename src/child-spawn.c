@@ -81,11 +81,11 @@ static int spawn_failure_to_error(const SpawnFailure *f, const char *program, co
 
         switch (f->stage) {
         case SPAWN_STAGE_EXEC:
-                return sd_bus_error_setf(error, CW_ERROR_SPAWN_FAILED, "execve(%.*s): %s", OBJECT_ERROR_QUOTE_MAX,
-                                         program, what);
+                return sd_bus_error_setf(error, CW_ERROR_SPAWN_FAILED, "execve(%.*s): %s",
+                                         OBJECT_ERROR_QUOTE_MAX, program, what);
         case SPAWN_STAGE_CHDIR:
-                return sd_bus_error_setf(error, CW_ERROR_SPAWN_FAILED, "chdir(%.*s): %s", OBJECT_ERROR_QUOTE_MAX, cwd,
-                                         what);
+                return sd_bus_error_setf(error, CW_ERROR_SPAWN_FAILED, "chdir(%.*s): %s",
+                                         OBJECT_ERROR_QUOTE_MAX, cwd, what);
         case SPAWN_STAGE_FDS:
                 return sd_bus_error_setf(error, CW_ERROR_SPAWN_FAILED, "Cannot set up file descriptors: %s",
                                          what);
@@ -124,13 +124,13 @@ static int spawn_error(int r, const char *program, sd_bus_error *error) {
                                          OBJECT_ERROR_QUOTE_MAX, program);
         case -ESHUTDOWN:
                 return sd_bus_error_setf(error, CW_ERROR_SPAWN_FAILED,
-                                         "Cannot start %.*s: the service is shutting down.", OBJECT_ERROR_QUOTE_MAX,
-                                         program);
+                                         "Cannot start %.*s: the service is shutting down.",
+                                         OBJECT_ERROR_QUOTE_MAX, program);
         case -ENOMEM:
                 return r; /* sd-bus answers NoMemory */
         default:
-                return sd_bus_error_setf(error, CW_ERROR_SPAWN_FAILED, "Cannot start %.*s: %s", OBJECT_ERROR_QUOTE_MAX, program,
-                                         strerror(-r));
+                return sd_bus_error_setf(error, CW_ERROR_SPAWN_FAILED, "Cannot start %.*s: %s",
+                                         OBJECT_ERROR_QUOTE_MAX, program, strerror(-r));
         }
 }
 
