@@ -84,11 +84,25 @@ static int spawn_failure_to_error(const SpawnFailure *f, const char *program, co
         case SPAWN_STAGE_FDS:
                 return sd_bus_error_setf(error, CW_ERROR_SPAWN_FAILED, "Cannot set up file descriptors: %s",
                                          what);
-        case SPAWN_STAGE_CREDENTIALS:
-                return sd_bus_error_setf(error, CW_ERROR_SPAWN_FAILED, "Cannot change to the user's credentials: %s",
-                                         what);
+        case SPAWN_STAGE_SETGROUPS:
+                return sd_bus_error_setf(error, CW_ERROR_SPAWN_FAILED, "setgroups(): %s", what);
+        case SPAWN_STAGE_SETGID:
+                return sd_bus_error_setf(error, CW_ERROR_SPAWN_FAILED, "setresgid(): %s", what);
+        case SPAWN_STAGE_SETUID:
+                return sd_bus_error_setf(error, CW_ERROR_SPAWN_FAILED, "setresuid(): %s", what);
         case SPAWN_STAGE_SESSION:
                 return sd_bus_error_setf(error, CW_ERROR_SPAWN_FAILED, "setsid(): %s", what);
+        case SPAWN_STAGE_PROCESS_GROUP:
+                return sd_bus_error_setf(error, CW_ERROR_SPAWN_FAILED, "setpgid(): %s", what);
+        case SPAWN_STAGE_CTTY:
+                return sd_bus_error_setf(error, CW_ERROR_SPAWN_FAILED,
+                                         "Cannot make the pseudo-terminal the controlling terminal (TIOCSCTTY): %s",
+                                         what);
+        case SPAWN_STAGE_DEATH_SIGNAL:
+                if (f->error == ESRCH)
+                        return sd_bus_error_set(error, CW_ERROR_SPAWN_FAILED,
+                                                "The service ended while the program was starting.");
+                return sd_bus_error_setf(error, CW_ERROR_SPAWN_FAILED, "prctl(PR_SET_PDEATHSIG): %s", what);
         case SPAWN_STAGE_CLONE:
         default:
                 if (f->error == EAGAIN)
@@ -390,6 +404,8 @@ int child_spawn(Manager *m, Client *owner, sd_bus_message *message, char * const
                 .cgroup_fd = c->cgroup_fd,
                 .set_ctty = o->pty,
                 .ctty_fd = call->pty_slave,
+                /* kill-on-release holds across a crash of the service too, for this process. */
+                .death_signal = c->kill_on_release ? SIGKILL : 0,
                 .change_credentials = change_credentials,
                 .uid = creds->uid,
                 .gid = creds->gid,

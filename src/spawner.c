@@ -64,6 +64,8 @@ typedef struct SpawnerShm {
         uint32_t gid;
         uint32_t n_groups;
         const gid_t *groups;
+        int32_t death_signal;
+        int32_t service_pid; /* the parent of helpers and children: set once */
         uint32_t n_fds;
         uint32_t targets[SPAWNER_FDS_MAX];
         /* Written by the child first thing: the service may see its SIGCHLD before the
@@ -101,6 +103,11 @@ struct Spawner {
         void *userdata;
         uint64_t deadline; /* CLOCK_MONOTONIC */
         bool resent;       /* already sent once more, to a new helper, after the first one died */
+
+        /* Children killed at a deadline, to be reaped when they are gone: until then they are
+         * ours (spawner_owns_pid()), not orphans to take over. Rarely more than one. */
+        sd_event_source **abandoned;
+        unsigned n_abandoned;
 };
 
 /* ---- child side: runs in the new process, between clone() and execve() ---- */
@@ -110,20 +117,36 @@ static bool errno_continues_path_search(int e) {
         return e == ENOENT || e == ENOTDIR || e == ESTALE || e == ENODEV || e == ETIMEDOUT;
 }
 
-/* Without CLONE_VFORK (see helper_handle()) the failure also goes through this pipe. */
-static int child_report_fd = -EBADF;
+/* What the child needs besides the request area. It lives on the helper's stack (CLONE_VM)
+ * or in a copy of it: the child reads it, and keeps what it changes in locals of its own. */
+typedef struct ChildArgs {
+        SpawnerShm *shm;
+        const int *fds;
+        /* Without CLONE_VFORK (see helper_handle()) a failure also goes through this pipe. */
+        int report_fd;
+        /* The helper's socket, O_CLOEXEC: kept open until the execve() (or the exit), so that
+         * the service sees its EOF only once no helper and no child of one can still act on
+         * the request (spawner_helper_gone()). */
+        int witness_fd;
+} ChildArgs;
 
-_Noreturn static void child_fail(SpawnerShm *shm, SpawnStage stage, int error) {
+/* The descriptors a child keeps open up to its execve(), which closes them (O_CLOEXEC). */
+typedef struct ChildKeep {
+        int fd[2];
+        unsigned n;
+} ChildKeep;
+
+_Noreturn static void child_fail(SpawnerShm *shm, int report_fd, SpawnStage stage, int error) {
         shm->stage = stage;
         shm->error = error > 0 ? error : EIO;
-        if (child_report_fd >= 0) {
+        if (report_fd >= 0) {
                 int32_t report[2] = { shm->stage, shm->error };
-                (void) !write(child_report_fd, report, sizeof(report));
+                (void) !write(report_fd, report, sizeof(report));
         }
         _exit(127);
 }
 
-static void child_exec_in_path(SpawnerShm *shm) {
+static void child_exec_in_path(SpawnerShm *shm, int report_fd) {
         const char *p = shm->path ? shm->path : SPAWNER_DEFAULT_PATH;
         size_t name_len = strlen(shm->program);
         bool seen_eacces = false;
@@ -144,18 +167,22 @@ static void child_exec_in_path(SpawnerShm *shm) {
                         if (errno == EACCES)
                                 seen_eacces = true;
                         else if (!errno_continues_path_search(errno))
-                                child_fail(shm, SPAWN_STAGE_EXEC, errno);
+                                child_fail(shm, report_fd, SPAWN_STAGE_EXEC, errno);
                 }
                 p += strcspn(p, ":");
                 if (!*p)
                         break;
                 p++;
         }
-        child_fail(shm, SPAWN_STAGE_EXEC, seen_eacces ? EACCES : ENOENT);
+        child_fail(shm, report_fd, SPAWN_STAGE_EXEC, seen_eacces ? EACCES : ENOENT);
 }
 
 static bool fd_is_target(const uint64_t *is_target, unsigned fd) {
         return is_target[fd / 64] & (UINT64_C(1) << (fd % 64));
+}
+
+static void fd_mark_target(uint64_t *is_target, unsigned fd) {
+        is_target[fd / 64] |= UINT64_C(1) << (fd % 64);
 }
 
 /* A copy of @fd with O_CLOEXEC on a number that is no target: @from or above when the fd
@@ -171,54 +198,97 @@ static int dup_off_targets(int fd, unsigned from, const uint64_t *is_target) {
         return r;
 }
 
-_Noreturn static void child_run(SpawnerShm *shm, const int *fds) {
+/* Closes every descriptor from @from on but those in @keep (each at @from or above). */
+static int close_from_except(unsigned from, const ChildKeep *keep) {
+        unsigned k[2] = { (unsigned) keep->fd[0], (unsigned) keep->fd[1] };
+
+        if (keep->n == 2 && k[1] < k[0]) {
+                k[0] = (unsigned) keep->fd[1];
+                k[1] = (unsigned) keep->fd[0];
+        }
+        for (unsigned i = 0; i < keep->n; i++) {
+                if (k[i] > from)
+                        (void) syscall(SYS_close_range, from, k[i] - 1, 0);
+                from = k[i] + 1;
+        }
+        return syscall(SYS_close_range, from, ~0U, 0) < 0 ? -errno : 0;
+}
+
+_Noreturn static void child_run(SpawnerShm *shm, const ChildArgs *args) {
         /* On the child's own stack: with CLONE_VM a static would outlive this child. */
         uint64_t is_target[(65536 + SPAWNER_FDS_MAX) / 64 + 1] = {};
+        const int *fds = args->fds;
+        int report_fd = args->report_fd;
+        ChildKeep keep = {};
         unsigned max_target = 0;
         sigset_t empty;
 
-        /* The raw call: with CLONE_VM, a pid cached by a libc would be the helper's. */
+        /* The raw call: with CLONE_VM, a pid cached by a libc would be the helper's. First of
+         * all: once this is written, a helper that dies can no more hand the request to
+         * another one (spawner_helper_gone()). */
         shm->child_pid = (int32_t) syscall(SYS_getpid);
 
         if (shm->new_session) {
                 if (setsid() < 0)
-                        child_fail(shm, SPAWN_STAGE_SESSION, errno);
+                        child_fail(shm, report_fd, SPAWN_STAGE_SESSION, errno);
                 if (shm->set_ctty && ioctl(fds[shm->n_fds + (shm->into_cgroup ? 1 : 0)], TIOCSCTTY, 0) < 0)
-                        child_fail(shm, SPAWN_STAGE_SESSION, errno);
+                        child_fail(shm, report_fd, SPAWN_STAGE_CTTY, errno);
         } else if (shm->new_process_group && setpgid(0, 0) < 0)
-                child_fail(shm, SPAWN_STAGE_SESSION, errno);
+                child_fail(shm, report_fd, SPAWN_STAGE_PROCESS_GROUP, errno);
 
         /* Raw system calls: glibc's wrappers would try to tell every thread it believes in,
          * which a child of clone() does not have. Groups and gid first, while we may. */
         if (shm->change_credentials) {
-                if (syscall(SYS_setgroups, (size_t) shm->n_groups, shm->groups) < 0 ||
-                    syscall(SYS_setresgid, shm->gid, shm->gid, shm->gid) < 0 ||
-                    syscall(SYS_setresuid, shm->uid, shm->uid, shm->uid) < 0)
-                        child_fail(shm, SPAWN_STAGE_CREDENTIALS, errno);
+                if (syscall(SYS_setgroups, (size_t) shm->n_groups, shm->groups) < 0)
+                        child_fail(shm, report_fd, SPAWN_STAGE_SETGROUPS, errno);
+                if (syscall(SYS_setresgid, shm->gid, shm->gid, shm->gid) < 0)
+                        child_fail(shm, report_fd, SPAWN_STAGE_SETGID, errno);
+                if (syscall(SYS_setresuid, shm->uid, shm->uid, shm->uid) < 0)
+                        child_fail(shm, report_fd, SPAWN_STAGE_SETUID, errno);
                 /* A session keyring of its own, as pam_keyinit gives a login: the one we run in
                  * would otherwise be shared by every user's programs. Best effort, as there. */
                 (void) syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, NULL);
         }
 
+        /* After the credentials: changing them clears the death signal. Then ask whether the
+         * service is still our parent: had it died before the prctl(), the signal would never
+         * come, and a kill-on-release program would outlive it. */
+        if (shm->death_signal > 0) {
+                if (prctl(PR_SET_PDEATHSIG, (unsigned long) shm->death_signal) < 0)
+                        child_fail(shm, report_fd, SPAWN_STAGE_DEATH_SIGNAL, errno);
+                if (syscall(SYS_getppid) != shm->service_pid)
+                        child_fail(shm, report_fd, SPAWN_STAGE_DEATH_SIGNAL, ESRCH);
+        }
+
         if (chdir(shm->cwd) < 0)
-                child_fail(shm, SPAWN_STAGE_CHDIR, errno);
+                child_fail(shm, report_fd, SPAWN_STAGE_CHDIR, errno);
 
         for (unsigned i = 0; i < shm->n_fds; i++) {
                 if (shm->targets[i] > max_target)
                         max_target = shm->targets[i];
-                is_target[shm->targets[i] / 64] |= UINT64_C(1) << (shm->targets[i] % 64);
+                fd_mark_target(is_target, shm->targets[i]);
         }
 
-        if (child_report_fd >= 0 && child_report_fd <= (int) max_target + 1) {
-                /* Keep the report pipe out of the way of the targets. */
-                int fd = dup_off_targets(child_report_fd, max_target + 2, is_target);
+        /* Keep the report pipe and the witness out of the way of the targets, above them when
+         * the fd limit allows; one that has to stay among them (it is none) is marked as a
+         * target, so that the close loop below keeps it. */
+        int keep_in[2] = { report_fd, args->witness_fd };
+        for (unsigned i = 0; i < 2; i++) {
+                int fd = keep_in[i];
                 if (fd < 0)
-                        child_fail(shm, SPAWN_STAGE_FDS, errno);
-                child_report_fd = fd;
+                        continue;
+                if (fd <= (int) max_target + 1) {
+                        fd = dup_off_targets(fd, max_target + 2, is_target);
+                        if (fd < 0)
+                                child_fail(shm, report_fd, SPAWN_STAGE_FDS, errno);
+                        if (i == 0)
+                                report_fd = fd;
+                }
+                if (fd <= (int) max_target)
+                        fd_mark_target(is_target, (unsigned) fd);
+                else
+                        keep.fd[keep.n++] = fd;
         }
-        if (child_report_fd >= 0 && child_report_fd <= (int) max_target)
-                /* Among the targets (it is none) so that the close loop below keeps it. */
-                is_target[child_report_fd / 64] |= UINT64_C(1) << (child_report_fd % 64);
 
         /* Move every source off all targets first (above them when the fd limit allows),
          * so no dup2() clobbers a source that another target still needs, and dup2()
@@ -227,12 +297,12 @@ _Noreturn static void child_run(SpawnerShm *shm, const int *fds) {
         for (unsigned i = 0; i < shm->n_fds; i++) {
                 high[i] = dup_off_targets(fds[i], max_target + 1, is_target);
                 if (high[i] < 0)
-                        child_fail(shm, SPAWN_STAGE_FDS, errno);
+                        child_fail(shm, report_fd, SPAWN_STAGE_FDS, errno);
         }
         for (unsigned i = 0; i < shm->n_fds; i++)
                 if (dup2(high[i], (int) shm->targets[i]) < 0)
-                        child_fail(shm, SPAWN_STAGE_FDS, errno);
-        /* Everything that is not a target goes: the helper's socket, the sources, anything else. */
+                        child_fail(shm, report_fd, SPAWN_STAGE_FDS, errno);
+        /* Everything that is not a target goes: the sources, anything else. */
         for (unsigned fd = 0; fd <= max_target;) {
                 if (fd_is_target(is_target, fd)) {
                         fd++;
@@ -244,12 +314,11 @@ _Noreturn static void child_run(SpawnerShm *shm, const int *fds) {
                 (void) syscall(SYS_close_range, fd, end, 0);
                 fd = end + 1;
         }
-        if (child_report_fd > (int) max_target) {
-                /* The pipe is O_CLOEXEC: execve() closes it, which tells the helper "success". */
-                (void) syscall(SYS_close_range, max_target + 1, child_report_fd - 1, 0);
-                (void) syscall(SYS_close_range, child_report_fd + 1, ~0U, 0);
-        } else if (syscall(SYS_close_range, max_target + 1, ~0U, 0) < 0)
-                child_fail(shm, SPAWN_STAGE_FDS, errno);
+        /* Above the targets, all but the kept ones, which are O_CLOEXEC: execve() closes them,
+         * which tells the helper (pipe) and the service (witness) "done". */
+        int r = close_from_except(max_target + 1, &keep);
+        if (r < 0)
+                child_fail(shm, report_fd, SPAWN_STAGE_FDS, -r);
 
         /* main() resets every disposition, but glibc refuses to touch its internal signals
          * (32 and 33, below SIGRTMIN): one our own parent left ignored (dbus-daemon does)
@@ -267,9 +336,9 @@ _Noreturn static void child_run(SpawnerShm *shm, const int *fds) {
 
         if (strchr(shm->program, '/')) {
                 execve(shm->program, shm->argv, shm->envp);
-                child_fail(shm, SPAWN_STAGE_EXEC, errno);
+                child_fail(shm, report_fd, SPAWN_STAGE_EXEC, errno);
         }
-        child_exec_in_path(shm);
+        child_exec_in_path(shm, report_fd);
         _exit(127); /* not reached */
 }
 
@@ -280,7 +349,7 @@ _Noreturn static void child_run(SpawnerShm *shm, const int *fds) {
  * which is how we recognise it (and kernels before 5.3, where this path is fine too). */
 static bool vfork_unsupported;
 
-static SpawnerReply helper_spawn_without_vfork(SpawnerShm *shm, const int *fds) {
+static SpawnerReply helper_spawn_without_vfork(SpawnerShm *shm, ChildArgs *args) {
         int pipe_fds[2];
         int32_t report[2];
 
@@ -292,8 +361,8 @@ static SpawnerReply helper_spawn_without_vfork(SpawnerShm *shm, const int *fds) 
         long pid = syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
         if (pid == 0) {
                 (void) close(pipe_fds[0]);
-                child_report_fd = pipe_fds[1];
-                child_run(shm, fds);
+                args->report_fd = pipe_fds[1]; /* our copy of the args: no CLONE_VM */
+                child_run(shm, args);
         }
         int saved = errno;
         (void) close(pipe_fds[1]);
@@ -312,7 +381,7 @@ static SpawnerReply helper_spawn_without_vfork(SpawnerShm *shm, const int *fds) 
         return (SpawnerReply) { .pid = (int32_t) pid };
 }
 
-static SpawnerReply helper_spawn_into_cgroup(SpawnerShm *shm, const int *fds, int cgroup_fd) {
+static SpawnerReply helper_spawn_into_cgroup(SpawnerShm *shm, const ChildArgs *child_args, int cgroup_fd) {
         /* Only clone3() takes a cgroup, and it takes no function to run: with CLONE_VM the
          * child would return from syscall() into frames it shares with us (or, on a stack of
          * its own, into none), which C cannot do safely. So the child goes on in a
@@ -329,7 +398,7 @@ static SpawnerReply helper_spawn_into_cgroup(SpawnerShm *shm, const int *fds, in
 
         long pid = syscall(SYS_clone3, &args, sizeof(args));
         if (pid == 0)
-                child_run(shm, fds);
+                child_run(shm, child_args);
         if (pid < 0)
                 /* ENOSYS under valgrind, which knows no clone3(): no fallback can honour the
                  * cgroup, so the request fails (callers check spawner_probe_clone3() first). */
@@ -338,21 +407,16 @@ static SpawnerReply helper_spawn_into_cgroup(SpawnerShm *shm, const int *fds, in
         return (SpawnerReply) { .pid = (int32_t) pid, .error = shm->error, .stage = shm->stage };
 }
 
-typedef struct ChildArgs {
-        SpawnerShm *shm;
-        const int *fds;
-} ChildArgs;
-
 static int child_main(void *userdata) {
         ChildArgs *a = userdata;
-        child_run(a->shm, a->fds);
+        child_run(a->shm, a);
 }
 
-static SpawnerReply helper_handle(SpawnerShm *shm, const int *fds, unsigned n_fds) {
+static SpawnerReply helper_handle(SpawnerShm *shm, int sock, const int *fds, unsigned n_fds) {
         /* The child borrows our memory (CLONE_VM) on a stack of its own until it execs, as
          * posix_spawn() does: no page tables to copy, which a fork-style clone would. */
         static char child_stack[128 * 1024] __attribute__((aligned(64)));
-        ChildArgs args = { .shm = shm, .fds = fds };
+        ChildArgs args = { .shm = shm, .fds = fds, .report_fd = -EBADF, .witness_fd = sock };
 
         if (n_fds != shm->n_fds + (shm->into_cgroup ? 1 : 0) + (shm->set_ctty ? 1 : 0))
                 return (SpawnerReply) { .error = EBADMSG, .stage = SPAWN_STAGE_FDS };
@@ -361,9 +425,9 @@ static SpawnerReply helper_handle(SpawnerShm *shm, const int *fds, unsigned n_fd
         shm->stage = SPAWN_STAGE_NONE;
 
         if (shm->into_cgroup)
-                return helper_spawn_into_cgroup(shm, fds, fds[shm->n_fds]);
+                return helper_spawn_into_cgroup(shm, &args, fds[shm->n_fds]);
         if (vfork_unsupported)
-                return helper_spawn_without_vfork(shm, fds);
+                return helper_spawn_without_vfork(shm, &args);
 
 #ifdef HAVE_ASAN
         /* The previous child never returned from its frames on this stack (it exec'd or
@@ -388,8 +452,11 @@ _Noreturn static void helper_main(SpawnerShm *shm, int sock, const struct rlimit
                 char buf[CMSG_SPACE(sizeof(int) * SPAWNER_FDS_MAX)];
         } control;
 
-        /* Die with the service; keep our fd table tiny: only the socket and stdio. */
+        /* Die with the service, also when it died before the prctl(); keep our fd table
+         * tiny: only the socket and stdio. */
         (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (syscall(SYS_getppid) != shm->service_pid)
+                _exit(EXIT_FAILURE);
         (void) prctl(PR_SET_NAME, SPAWNER_HELPER_NAME);
         (void) setrlimit(RLIMIT_NOFILE, nofile);
         if (sock != 3) {
@@ -397,6 +464,9 @@ _Noreturn static void helper_main(SpawnerShm *shm, int sock, const struct rlimit
                         _exit(EXIT_FAILURE);
                 sock = 3;
         }
+        /* dup2() dropped O_CLOEXEC: each child keeps the socket exactly up to its execve(). */
+        if (fcntl(sock, F_SETFD, FD_CLOEXEC) < 0)
+                _exit(EXIT_FAILURE);
         (void) syscall(SYS_close_range, 4, ~0U, 0);
         vfork_unsupported = syscall(SYS_clone3, NULL, 0) < 0 && errno == ENOSYS;
         int null = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -436,7 +506,7 @@ _Noreturn static void helper_main(SpawnerShm *shm, int sock, const struct rlimit
 
                 SpawnerReply reply = (mh.msg_flags & MSG_CTRUNC)
                                              ? (SpawnerReply) { .error = EBADMSG, .stage = SPAWN_STAGE_FDS }
-                                             : helper_handle(shm, fds, n_fds);
+                                             : helper_handle(shm, sock, fds, n_fds);
                 for (unsigned i = 0; i < n_fds; i++)
                         (void) close(fds[i]);
 
@@ -458,7 +528,8 @@ static int spawner_on_helper_exit(sd_event_source *source, const siginfo_t *si, 
 
         log_warning("Spawn helper %d ended (code %d, status %d); starting a new one on the next spawn.",
                     (int) si->si_pid, si->si_code, si->si_status);
-        /* sd-event reaps it once we return. */
+        /* sd-event reaps it once we return. Its socket stays open until the hang-up: a child
+         * it started may still hold it (spawner_helper_gone()). */
         s->helper_source = sd_event_source_unref(source);
         s->pid = 0;
         spawner_helper_gone(s);
@@ -538,6 +609,7 @@ int spawner_new(Spawner **ret, sd_event *event) {
         if (p == MAP_FAILED)
                 return -errno;
         s->shm = p;
+        s->shm->service_pid = (int32_t) getpid();
         /* Now rather than at the first spawn, so the service's descriptor count stays level. */
         s->null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
 
@@ -554,6 +626,9 @@ Spawner *spawner_free(Spawner *s) {
                 return NULL;
         /* The owner answered (spawner_flush()) or forgot what was in flight. */
         spawner_stop_helper(s);
+        for (unsigned i = 0; i < s->n_abandoned; i++)
+                sd_event_source_unref(s->abandoned[i]); /* owns the child: kills and reaps it */
+        free(s->abandoned);
         sd_event_source_disable_unref(s->timer_source);
         safe_close(s->null_fd);
         if (s->shm)
@@ -581,7 +656,14 @@ bool spawner_owns_pid(const Spawner *s, pid_t pid) {
         if (pid == s->pid)
                 return true;
         /* A child of the request in flight: started, not yet answered for. */
-        return s->done && s->shm->child_pid == (int32_t) pid;
+        if (s->done && s->shm->child_pid == (int32_t) pid)
+                return true;
+        for (unsigned i = 0; i < s->n_abandoned; i++) {
+                pid_t p = 0;
+                if (sd_event_source_get_child_pid(s->abandoned[i], &p) >= 0 && p == pid)
+                        return true;
+        }
+        return false;
 }
 
 int spawner_probe_clone3(void) {
@@ -629,7 +711,15 @@ static int spawner_fill_request(Spawner *s, const SpawnRequest *req) {
         if (req->set_ctty && !req->new_session)
                 return -EINVAL;
 
+        if (req->death_signal < 0 || req->death_signal >= _NSIG)
+                return -EINVAL;
+
+        /* Reset here, not only in the helper: a helper that dies before it gets to them must
+         * leave no stale value for spawner_helper_gone() to read. */
         shm->child_pid = 0;
+        shm->error = 0;
+        shm->stage = SPAWN_STAGE_NONE;
+        shm->death_signal = req->death_signal;
         shm->used = 0;
         shm->argv = arena_copy_strv(shm, req->argv);
         shm->envp = arena_copy_strv(shm, req->envp);
@@ -767,43 +857,36 @@ static int spawner_read_reply(Spawner *s, SpawnerReply *ret) {
         return 0;
 }
 
+typedef struct SpawnerSyncResult {
+        bool done;
+        int r;
+        pid_t pid;
+        SpawnFailure failure;
+} SpawnerSyncResult;
+
+static void spawner_sync_done(Spawner *s, int r, pid_t pid, const SpawnFailure *failure, void *userdata) {
+        SpawnerSyncResult *result = userdata;
+
+        *result = (SpawnerSyncResult) { .done = true, .r = r, .pid = pid, .failure = *failure };
+}
+
 int spawner_spawn(Spawner *s, const SpawnRequest *req, pid_t *ret_pid, SpawnFailure *ret_failure) {
-        SpawnerReply reply;
+        SpawnerSyncResult result = {};
         int r;
 
-        if (s->done)
-                return -EBUSY;
-        r = spawner_fill_request(s, req);
+        /* The same path as the service's, only waited for: a helper that dies on the request
+         * is handled alike (spawner_helper_gone()). */
+        r = spawner_submit(s, req, spawner_sync_done, &result);
         if (r < 0)
                 return r;
-
-        for (unsigned attempt = 0;; attempt++) {
-                r = spawner_send(s, req);
-                if (r >= 0) {
-                        /* Blocking is intended here: the answer comes right after the child's
-                         * execve(). The service itself uses spawner_submit(). */
-                        struct pollfd pfd = { .fd = s->fd, .events = POLLIN };
-                        int k;
-                        do
-                                k = poll(&pfd, 1, (int) (s->timeout_usec / 1000));
-                        while (k < 0 && errno == EINTR);
-                        r = k < 0 ? -errno : k == 0 ? -ETIMEDOUT : spawner_read_reply(s, &reply);
-                        if (r == -EAGAIN)
-                                r = -EPIPE;
-                }
-                if (r >= 0 || attempt > 0 || r != -EPIPE)
-                        break;
-                /* The helper died while on it; it answered nothing. Retry once. */
-                spawner_stop_helper(s);
-        }
-        if (r == -ETIMEDOUT) {
-                log_error("Spawn helper did not answer within %" PRIu64 " ms; restarting it.",
-                          s->timeout_usec / 1000);
-                spawner_stop_helper(s);
-        }
-        if (r < 0)
-                return r;
-        return spawner_finish(s, &reply, ret_pid, ret_failure);
+        (void) spawner_flush(s);
+        if (!result.done)
+                return -EIO; /* cannot happen: spawner_flush() settles the request */
+        if (result.r == 1)
+                *ret_failure = result.failure;
+        else if (result.r == 0)
+                *ret_pid = result.pid;
+        return result.r;
 }
 
 /* Hands the result of the request in flight to its submitter; the helper is free again. */
@@ -828,26 +911,46 @@ static void spawner_complete(Spawner *s, int r, const SpawnerReply *reply) {
         done(s, r, pid, &failure, userdata);
 }
 
-/* The helper went away with a request in flight, or may have: take an answer it left, else
- * send the request once more to a new helper, else fail it. */
+/* What the child of the request in flight left in the request area, once the helper died
+ * without an answer and its socket hung up: then no helper and no child of one holds the
+ * socket (children keep it up to their execve(), see child_run()), so the child, if any, has
+ * exec'd or failed by now, and what it wrote is final.
+ * Return: true with @ret filled when a child was started, false when none was. */
+static bool spawner_read_child_outcome(Spawner *s, SpawnerReply *ret) {
+        int32_t pid = s->shm->child_pid;
+
+        if (pid <= 0)
+                return false;
+        *ret = (SpawnerReply) { .pid = pid, .error = s->shm->error, .stage = s->shm->stage };
+        return true;
+}
+
+/* The helper went away, or may have. Without a request in flight it is simply replaced at
+ * the next one. With one: take an answer it left; else wait for the socket's hang-up, which
+ * comes once the child it may have started has exec'd or exited; then the child's outcome
+ * is the answer, and only when it made no child does a new helper get the request. Never
+ * both: the program runs once or not at all. */
 static void spawner_helper_gone(Spawner *s) {
         SpawnerReply reply;
-        int r;
+        int r = -EPIPE;
 
-        if (s->done && s->fd >= 0 && spawner_read_reply(s, &reply) >= 0) {
-                spawner_stop_helper(s);
-                spawner_complete(s, 0, &reply);
-                return;
+        if (s->done && s->fd >= 0) {
+                r = spawner_read_reply(s, &reply);
+                if (r == -EAGAIN)
+                        return; /* a child still holds the socket: its hang-up calls us again */
         }
         spawner_stop_helper(s);
         if (!s->done)
                 return;
+        if (r >= 0 || spawner_read_child_outcome(s, &reply)) {
+                spawner_complete(s, 0, &reply);
+                return;
+        }
+        /* No child was started: nothing ran, the request may go to a new helper. */
         if (s->resent) {
                 spawner_complete(s, -EPIPE, NULL);
                 return;
         }
-        /* The request area still holds the request: the child never got to it, or a child
-         * of the dead helper runs on as an orphan of ours. */
         s->resent = true;
         r = spawner_send(s, s->request);
         if (r < 0)
@@ -879,6 +982,43 @@ static int spawner_on_io(sd_event_source *source, int fd, uint32_t revents, void
         return 0;
 }
 
+static int spawner_on_abandoned_exit(sd_event_source *source, const siginfo_t *si, void *userdata) {
+        Spawner *s = userdata;
+
+        for (unsigned i = 0; i < s->n_abandoned; i++)
+                if (s->abandoned[i] == source) {
+                        s->abandoned[i] = s->abandoned[--s->n_abandoned];
+                        break;
+                }
+        /* Reap it now (sd-event's own reap after we return then finds nothing), then drop the
+         * source, which no longer owns it. */
+        (void) waitid(P_PID, (id_t) si->si_pid, &(siginfo_t) {}, WEXITED | WNOHANG);
+        (void) sd_event_source_set_child_process_own(source, false);
+        sd_event_source_disable_unref(source);
+        return 0;
+}
+
+/* SIGKILLs @pid, the child of a request given up on, and reaps it once it is gone (a child
+ * stuck in a hung exec may take a while to die). */
+static void spawner_abandon_child(Spawner *s, pid_t pid) {
+        sd_event_source *source = NULL;
+
+        (void) kill(pid, SIGKILL);
+        sd_event_source **t = realloc(s->abandoned, (s->n_abandoned + 1) * sizeof(sd_event_source *));
+        if (t) {
+                s->abandoned = t;
+                if (sd_event_add_child(s->event, &source, pid, WEXITED, spawner_on_abandoned_exit, s) >= 0) {
+                        (void) sd_event_source_set_description(source, "spawn-abandoned-child");
+                        /* Freed with the Spawner: then it kills and reaps. */
+                        (void) sd_event_source_set_child_process_own(source, true);
+                        s->abandoned[s->n_abandoned++] = source;
+                        return;
+                }
+        }
+        /* Out of memory or descriptors: wait for it here rather than leave a zombie. */
+        (void) waitid(P_PID, (id_t) pid, &(siginfo_t) {}, WEXITED);
+}
+
 static int spawner_on_timeout(sd_event_source *source, uint64_t usec, void *userdata) {
         Spawner *s = userdata;
 
@@ -895,10 +1035,10 @@ static int spawner_on_timeout(sd_event_source *source, uint64_t usec, void *user
                   s->timeout_usec / 1000);
         /* A child that hangs in execve() (a dead file system) would start the program after
          * the caller was told it failed: kill it. It is our unreaped child (CLONE_PARENT), so
-         * the pid is still its own; it is reaped as an orphan when it ends. */
+         * the pid is still its own; we reap it when it is gone, never an orphan with an object. */
         pid_t child = (pid_t) s->shm->child_pid;
         if (child > 0)
-                (void) kill(child, SIGKILL);
+                spawner_abandon_child(s, child);
         spawner_stop_helper(s);
         /* A new one now rather than at the next request: that one should not wait for the
          * fork, and the descriptors stay as many as before. Should it fail, the next request
