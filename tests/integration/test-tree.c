@@ -1067,6 +1067,44 @@ static void test_daemonize_session(TreeFixture *t, gconstpointer data) {
         finish(t);
 }
 
+static void test_daemonize_owner_gone(TreeFixture *t, gconstpointer data) {
+        /* As new-session above, but the owner leaves before the orphan comes to us: watch-bus
+         * stops the leader, its background child re-parents to the service only then, and is
+         * taken over with the departed owner's name, so the owner-left policy applies to it at
+         * once (kill-signal, SIGKILL after the 200 ms timeout). The order must not matter. */
+        const char script[] = "d=$1\n"
+                              "sh -c 'echo $$ > \"$1/pid.tmp\"; mv \"$1/pid.tmp\" \"$1/pid\"; exec sleep 62' sh "
+                              "\"$d\" &\n"
+                              "until [ -e \"$d/pid\" ]; do sleep 0.01; done\n"
+                              "exec sleep 60\n";
+        g_autoptr(GDBusConnection) owner_conn = cw_fixture_new_connection(&t->cw);
+        g_autofree char *owner_name = g_strdup(g_dbus_connection_get_unique_name(owner_conn));
+        g_autoptr(GError) error = NULL;
+        guint32 leader_pid;
+
+        g_autofree char *leader = spawn_script_on(
+                t, owner_conn, script,
+                opts("{'new-session': <true>, 'watch-bus': <true>, 'kill-timeout-usec': <uint64 200000>}"),
+                &leader_pid);
+        g_autoptr(GArray) pids = wait_pids(t, "pid", 1);
+        pid_t g = g_array_index(pids, pid_t, 0);
+        g_assert_true(g_dbus_connection_close_sync(owner_conn, NULL, &error));
+        g_assert_no_error(error);
+        g_assert_cmpint(cw_wait_for_event(&t->cw, leader, "killed", 10000), ==, SIGTERM);
+
+        Announced *a = wait_announced(t, g, 5000);
+        g_autofree char *orphan = g_strdup(a->path);
+        g_autofree char *parent = get_object_path(t, orphan, "Parent");
+        g_assert_cmpstr(parent, ==, leader);
+        g_autofree char *owner = get_string(t, orphan, "Owner");
+        g_assert_cmpstr(owner, ==, owner_name);
+        g_assert_true(cw_get_bool(t->cw.conn, orphan, CW_PROCESS_IFACE, "WatchBus"));
+        int status = cw_wait_for_event(&t->cw, orphan, "killed", 10000);
+        g_assert_true(status == SIGTERM || status == SIGKILL);
+        wait_pid_reaped(g, 5000);
+        finish(t);
+}
+
 static void test_daemonize_linger(TreeFixture *t, gconstpointer data) {
         /* An orphan without a known Parent has no owner: once ended, its object lingers for the
          * linger time (here 1 s) and then goes by itself. */
@@ -1749,6 +1787,7 @@ int main(int argc, char **argv) {
         ADD("daemonize", ARGS_AUTO, test_daemonize);
         ADD("daemonize/tree-cgroup", ARGS_AUTO, test_daemonize_tree);
         ADD("daemonize/new-session", ARGS_AUTO, test_daemonize_session);
+        ADD("daemonize/owner-gone-first", ARGS_AUTO, test_daemonize_owner_gone);
         ADD("daemonize/linger", "--linger=1", test_daemonize_linger);
         ADD("orphan/ends-first", ARGS_AUTO, test_orphan_ends_first);
         ADD2("kill", test_tree_kill);
