@@ -339,10 +339,10 @@ static int add_pass_fds(RunOptions *o, GVariantBuilder *b, GUnixFDList *fds) {
         if (seen->len == 0)
                 return 0;
         if (n_stdio + seen->len > CTL_MAX_FDS_PER_CALL)
-                return ctl_usage_error("run: %u descriptors (%u --fd, %u of stdin, stdout and stderr) are more "
-                                       "than the %d that one call may pass: a message bus disconnects a client "
-                                       "whose message carries more (dbus-daemon's default "
-                                       "max_message_unix_fds).",
+                return ctl_usage_error("run: %u descriptors (%u --fd, %u of stdin, stdout and stderr) "
+                                       "are more than the %d that one call may pass: a message bus "
+                                       "disconnects a client whose message carries more (dbus-daemon's "
+                                       "default max_message_unix_fds).",
                                        n_stdio + seen->len, seen->len, n_stdio, CTL_MAX_FDS_PER_CALL);
 
         g_variant_builder_init(&map, G_VARIANT_TYPE("a{uh}"));
