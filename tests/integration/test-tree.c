@@ -1808,8 +1808,7 @@ static void test_crash_kill_on_release(TreeFixture *t, gconstpointer data) {
         wait_pid_ended(doomed_member, 2000);
         wait_pid_ended(doomed_leader, 2000);
         gboolean doomed_cgroup_gone = !g_file_test(doomed_cgroup, G_FILE_TEST_EXISTS);
-        gboolean kept_runs = pid_runs_sleep(GINT_TO_POINTER(kept_member)) &&
-                             pid_runs_sleep(GINT_TO_POINTER(kept_leader));
+        gboolean kept_runs = !pid_ended(GINT_TO_POINTER(kept_member)) && !pid_ended(GINT_TO_POINTER(kept_leader));
         gboolean kept_cgroup_there = g_file_test(kept_cgroup, G_FILE_TEST_IS_DIR);
 
         /* Clean up before asserting: the kept tree is nobody's now but ours. */
