@@ -384,7 +384,8 @@ int child_spawn(Manager *m, Client *owner, sd_bus_message *message, char * const
 
         if (c->tree && m->tree_mode == TREE_MODE_CGROUP) {
                 c->tree_id = ++m->next_tree_id;
-                r = cgroup_tree_create(m->cgroup_root, c->tree_id, &c->cgroup_fd, &c->cgroup_id);
+                r = cgroup_tree_create(m->cgroup_root, c->tree_id, c->kill_on_release, &c->cgroup_fd,
+                                       &c->cgroup_id);
                 if (r < 0) {
                         c->tree_id = 0;
                         return sd_bus_error_setf(error, CW_ERROR_SPAWN_FAILED,
