@@ -271,14 +271,15 @@ _Noreturn static void child_run(SpawnerShm *shm, const ChildArgs *args) {
 
         /* Keep the report pipe and the witness out of the way of the targets, above them when
          * the fd limit allows; one that has to stay among them (it is none) is marked as a
-         * target, so that the close loop below keeps it. */
+         * target, so that the close loop below keeps it. Usually the witness is 3 and the
+         * targets end at 2: nothing to move. */
         int keep_in[2] = { report_fd, args->witness_fd };
         for (unsigned i = 0; i < 2; i++) {
                 int fd = keep_in[i];
                 if (fd < 0)
                         continue;
-                if (fd <= (int) max_target + 1) {
-                        fd = dup_off_targets(fd, max_target + 2, is_target);
+                if (fd <= (int) max_target) {
+                        fd = dup_off_targets(fd, max_target + 1, is_target);
                         if (fd < 0)
                                 child_fail(shm, report_fd, SPAWN_STAGE_FDS, errno);
                         if (i == 0)
