@@ -19,17 +19,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/pidfd.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/pidfd-info.h"
+#include "util/proc-stat.h"
+#include "util/time-util.h"
 
 #define CONTAINER_PREFIX "childwatch."
 /* cgroup.events, cpu.stat and memory.peak are a few hundred bytes at most. */
 #define SMALL_FILE_MAX 4096
 /* cgroup_tree_signal() stops after this many pids: pid_max cannot exceed 2^22. */
 #define SIGNAL_PIDS_MAX (UINT32_C(1) << 22)
+
+/* How long a start waits for the killed trees of dead services to empty, in all; a tree still
+ * populated then is left for a later start to remove. SIGKILLed processes end within
+ * milliseconds unless the kernel holds them (uninterruptible sleep). */
+#define STALE_KILL_TIMEOUT_USEC (UINT64_C(1000000))
 
 struct CgroupRoot {
         char *path;      /* the container in the file system */
@@ -222,9 +232,159 @@ static void remove_children(int dir_fd) {
                         (void) unlinkat(dir_fd, de->d_name, AT_REMOVEDIR);
 }
 
-/* Containers of services that died without cleaning up: a SIGKILL leaves their empty trees. */
+/* The decimal number in xattr @name of @fd: 1 with *ret set, 0 when absent (or cgroupfs has no
+ * user xattrs), -errno otherwise. */
+static int xattr_get_u64(int fd, const char *name, uint64_t *ret) {
+        char buf[32];
+        ssize_t n;
+
+        n = fgetxattr(fd, name, buf, sizeof(buf) - 1);
+        if (n < 0)
+                return errno == ENODATA || errno == EOPNOTSUPP ? 0 : -errno;
+        if (parse_u64(buf, (size_t) n, ret) < 0)
+                return -EBADMSG;
+        return 1;
+}
+
+/* Sets xattr @name of @fd to @value in decimal: 1, 0 where cgroupfs has no user xattrs, or -errno. */
+static int xattr_set_u64(int fd, const char *name, uint64_t value) {
+        char buf[21];
+        int len = snprintf(buf, sizeof(buf), "%" PRIu64, value);
+
+        if (fsetxattr(fd, name, buf, (size_t) len, 0) < 0)
+                return errno == EOPNOTSUPP ? 0 : -errno;
+        return 1;
+}
+
+/*
+ * Whether the service that made the container @container_fd, named for @pid, has ended. Its pid
+ * alone does not tell: the zombie of a dead service passes kill(pid, 0) until its parent reaps
+ * it, and a pid may be reused. So a process with that pid counts only when it is not a zombie and
+ * its start time is the one the container records (CGROUP_XATTR_INSTANCE). Without that record (a
+ * container of an older version, or cgroupfs without user xattrs) any live process with the pid
+ * keeps the container: it then stays longer, never goes early. For @pid == our own pid this says
+ * whether the container is an earlier one of ours (alive) or of a dead service that had our pid.
+ * The service is single-threaded, so a zombie state means the whole process has ended.
+ */
+static bool instance_is_dead(int container_fd, pid_t pid) {
+        uint64_t recorded;
+        ProcStat st;
+        int r;
+
+        r = proc_stat_read(pid, &st);
+        if (r == -ENOENT || r == -ESRCH)
+                return true;
+        if (r < 0)
+                return false; /* cannot tell: keep */
+        if (st.state == 'Z' || st.state == 'X')
+                return true;
+        if (xattr_get_u64(container_fd, CGROUP_XATTR_INSTANCE, &recorded) <= 0 || st.starttime == 0)
+                return false;
+        return recorded != st.starttime;
+}
+
+/* From the open cgroup.events @events_fd, read again from its start: 1 populated, 0 empty, -errno. */
+static int events_populated(int events_fd) {
+        char buf[SMALL_FILE_MAX];
+        uint64_t v;
+        ssize_t n;
+        int r;
+
+        do
+                n = pread(events_fd, buf, sizeof(buf) - 1, 0);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return -errno;
+        buf[n] = '\0';
+        r = flat_keyed_get(buf, "populated", &v);
+        if (r < 0)
+                return r;
+        return v != 0;
+}
+
+/* Waits until tree @tree_fd is empty or @deadline (CLOCK_MONOTONIC, usec) has passed: 0 when it
+ * is empty, -ETIMEDOUT, or -errno. cgroupfs wakes poll() with POLLPRI when cgroup.events changes;
+ * each wake-up is followed by a fresh read, so a change between read and poll is not missed (the
+ * kernel compares against the event count of our last read). */
+static int wait_tree_empty(int tree_fd, uint64_t deadline) {
+        _cleanup_close_ int events_fd = -EBADF;
+
+        events_fd = openat(tree_fd, "cgroup.events", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (events_fd < 0)
+                return -errno;
+        for (;;) {
+                int r = events_populated(events_fd);
+                if (r <= 0)
+                        return r;
+                uint64_t now = now_usec(CLOCK_MONOTONIC);
+                if (now >= deadline)
+                        return -ETIMEDOUT;
+                struct pollfd p = { .fd = events_fd, .events = POLLPRI };
+                int timeout_ms = (int) ((deadline - now + 999) / 1000);
+                if (poll(&p, 1, timeout_ms) < 0 && errno != EINTR)
+                        return -errno;
+        }
+}
+
+/* SIGKILL to every process of a tree: cgroup.kill, else (it failed) each process through a pidfd
+ * checked to be in the tree. */
+static void kill_tree(int tree_fd) {
+        struct stat st;
+
+        if (cgroup_tree_kill(tree_fd) >= 0)
+                return;
+        if (fstat(tree_fd, &st) >= 0)
+                (void) cgroup_tree_signal(tree_fd, (uint64_t) st.st_ino, SIGKILL, (uid_t) -1);
+}
+
+/*
+ * Ends what a dead service left in its container @container_fd. A SIGKILL or a crash gave that
+ * service no chance to keep the promise of kill-on-release, so its trees marked so
+ * (CGROUP_XATTR_KILL_ON_RELEASE) are killed now and removed once empty (waiting until @deadline at
+ * most). Empty trees go too. Trees whose processes were to outlive the service keep running,
+ * and their cgroups stay (a populated cgroup cannot be removed); a later start removes them
+ * once empty, and the container with its last tree.
+ */
+static void sweep_dead_container(int container_fd, uint64_t deadline) {
+        _cleanup_(closedirp) DIR *d = NULL;
+        int fd;
+
+        fd = openat(container_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return;
+        d = fdopendir(fd);
+        if (!d) {
+                (void) close(fd);
+                return;
+        }
+        /* All trees are killed first, then waited for: they end in parallel. */
+        for (int pass = 0; pass < 2; pass++) {
+                rewinddir(d);
+                for (struct dirent *de; (de = readdir(d)); ) {
+                        _cleanup_close_ int tree_fd = -EBADF;
+                        uint64_t mark;
+
+                        if (de->d_type != DT_DIR || strcmp(de->d_name, ".") == 0 ||
+                            strcmp(de->d_name, "..") == 0)
+                                continue;
+                        tree_fd = openat(container_fd, de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                        if (tree_fd < 0 || xattr_get_u64(tree_fd, CGROUP_XATTR_KILL_ON_RELEASE, &mark) <= 0 ||
+                            mark == 0)
+                                continue;
+                        if (pass == 0)
+                                kill_tree(tree_fd);
+                        else
+                                (void) wait_tree_empty(tree_fd, deadline);
+                }
+        }
+        remove_children(container_fd);
+}
+
+/* Containers of services that died without cleaning up (SIGKILL, a crash): their empty trees
+ * and those of kill-on-release processes go, see sweep_dead_container(). */
 static void remove_stale_containers(int own_fd) {
         _cleanup_(closedirp) DIR *d = NULL;
+        uint64_t deadline = now_usec(CLOCK_MONOTONIC) + STALE_KILL_TIMEOUT_USEC;
         int fd;
 
         fd = openat(own_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -241,13 +401,10 @@ static void remove_stale_containers(int own_fd) {
 
                 if (de->d_type != DT_DIR || !container_name_pid(de->d_name, &pid) || pid == getpid())
                         continue;
-                /* EPERM means alive too. A reused pid only keeps a stale container for longer. */
-                if (kill(pid, 0) == 0 || errno != ESRCH)
-                        continue;
                 container_fd = openat(own_fd, de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                if (container_fd < 0)
+                if (container_fd < 0 || !instance_is_dead(container_fd, pid))
                         continue;
-                remove_children(container_fd);
+                sweep_dead_container(container_fd, deadline);
                 (void) unlinkat(own_fd, de->d_name, AT_REMOVEDIR);
         }
 }
@@ -310,10 +467,13 @@ int cgroup_root_new(CgroupRoot **ret) {
         if (mkdirat(own_fd, name, 0755) < 0) {
                 if (errno != EEXIST)
                         return -errno;
-                /* Ours by name, left by an earlier root of this process or a service with
-                 * our pid: its empty trees go, and a populated one is not ours to share. */
+                /* Ours by name, left by an earlier root of this process or by a dead service
+                 * that had our pid: its empty trees go (and, of a dead service, those of
+                 * kill-on-release), and a populated one is not ours to share. */
                 _cleanup_close_ int old_fd = openat(own_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                if (old_fd >= 0)
+                if (old_fd >= 0 && instance_is_dead(old_fd, getpid()))
+                        sweep_dead_container(old_fd, now_usec(CLOCK_MONOTONIC) + STALE_KILL_TIMEOUT_USEC);
+                else if (old_fd >= 0)
                         remove_children(old_fd);
                 if (unlinkat(own_fd, name, AT_REMOVEDIR) < 0)
                         return errno == EBUSY ? -EEXIST : -errno;
@@ -330,6 +490,18 @@ int cgroup_root_new(CgroupRoot **ret) {
                 /* cgroup_root_free() removes the container again. */
                 return errno == ENOENT ? -EOPNOTSUPP : -errno;
 
+        /* Who made the container, for the next start to tell whether we still run. Without user
+         * xattrs (Linux < 5.7) it goes unrecorded: see instance_is_dead(). */
+        ProcStat self;
+        r = proc_stat_read(getpid(), &self);
+        if (r < 0)
+                return r;
+        if (self.starttime == 0)
+                return -EBADMSG;
+        r = xattr_set_u64(root->fd, CGROUP_XATTR_INSTANCE, self.starttime);
+        if (r < 0)
+                return r;
+
         *ret = steal_ptr(&root);
         return 0;
 }
@@ -338,7 +510,8 @@ const char *cgroup_root_path(const CgroupRoot *r) {
         return r->path;
 }
 
-int cgroup_tree_create(CgroupRoot *r, uint64_t id, int *ret_fd, uint64_t *ret_cgroup_id) {
+int cgroup_tree_create(CgroupRoot *r, uint64_t id, bool kill_on_release, int *ret_fd,
+                       uint64_t *ret_cgroup_id) {
         _cleanup_close_ int fd = -EBADF;
         char name[21];
         struct stat st;
@@ -352,6 +525,12 @@ int cgroup_tree_create(CgroupRoot *r, uint64_t id, int *ret_fd, uint64_t *ret_cg
          * elsewhere (PIDFD_GET_INFO, bpf, name_to_handle_at). */
         if (fd < 0 || fstat(fd, &st) < 0) {
                 ret = -errno;
+                (void) unlinkat(r->fd, name, AT_REMOVEDIR);
+                return ret;
+        }
+        /* Before any process is in it: should we die from here on, the next start knows. Where
+         * cgroupfs has no user xattrs only Release() and our shutdown can keep the promise. */
+        if (kill_on_release && (ret = xattr_set_u64(fd, CGROUP_XATTR_KILL_ON_RELEASE, 1)) < 0) {
                 (void) unlinkat(r->fd, name, AT_REMOVEDIR);
                 return ret;
         }

@@ -10,10 +10,20 @@
  * double-forks, so it sees the whole tree; cgroup.kill ends it at once.
  */
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #include "util/macro.h"
+
+/* What a service leaves for the next one to read, should it die without cleaning up (SIGKILL, a
+ * crash). User xattrs are what cgroupfs lets us attach to a cgroup (Linux >= 5.7); the names of
+ * the cgroups cannot carry it, as they are part of the interface (Spawn option "tree"). */
+/* On a container: the start time (/proc/PID/stat field 22) of the service that made it, in
+ * decimal. With the pid in the container's name it says whether that service still runs. */
+#define CGROUP_XATTR_INSTANCE "user.childwatch.instance-starttime"
+/* On a tree: "1" when its process was spawned with kill-on-release. */
+#define CGROUP_XATTR_KILL_ON_RELEASE "user.childwatch.kill-on-release"
 
 typedef struct CgroupRoot CgroupRoot;
 
@@ -26,7 +36,12 @@ typedef struct CgroupTreeStats {
 /**
  * cgroup_root_new() - find the cgroup2 hierarchy and our cgroup in it, create the container.
  *
- * Also removes empty containers of services that died without cleaning up.
+ * Also cleans up after services that died without doing so (SIGKILL, a crash): in
+ * their containers, trees spawned with kill-on-release are killed (cgroup.kill) and,
+ * once empty (waited for up to 1 s in all), removed; empty trees and containers are
+ * removed; populated trees of other processes stay. A service counts as dead when no
+ * process has the container's pid, that process is a zombie, or its start time is
+ * not the one the container records (pid reuse).
  * cgroup.kill is looked for in our own cgroup, or in the new container when we
  * run in the root cgroup (which never has one).
  * Return: 0; -EOPNOTSUPP without cgroup2 or cgroup.kill (Linux < 5.14); -EACCES,
@@ -43,10 +58,14 @@ const char *cgroup_root_path(const CgroupRoot *r);
 
 /**
  * cgroup_tree_create() - create the cgroup of tree @id.
+ * @kill_on_release: mark the cgroup (a user xattr), so that should the service die without
+ *   killing the tree, the next start of the service does; where cgroupfs has no user xattrs
+ *   (Linux < 5.7) it goes unmarked
  * @ret_fd: O_DIRECTORY|O_CLOEXEC descriptor, for clone3(CLONE_INTO_CGROUP) and the calls below
  * @ret_cgroup_id: the cgroup's id, as PIDFD_GET_INFO's cgroupid reports it
  */
-int cgroup_tree_create(CgroupRoot *r, uint64_t id, int *ret_fd, uint64_t *ret_cgroup_id);
+int cgroup_tree_create(CgroupRoot *r, uint64_t id, bool kill_on_release, int *ret_fd,
+                       uint64_t *ret_cgroup_id);
 /* rmdir of tree @id: 0, -ENOENT when already gone, -EBUSY while populated. */
 int cgroup_tree_remove(CgroupRoot *r, uint64_t id);
 /* The path of the tree's cgroup.events (for inotify); a malloc'd string in *ret. */

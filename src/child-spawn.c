@@ -89,11 +89,25 @@ static int spawn_failure_to_error(const SpawnFailure *f, const char *program, co
         case SPAWN_STAGE_FDS:
                 return sd_bus_error_setf(error, CW_ERROR_SPAWN_FAILED, "Cannot set up file descriptors: %s",
                                          what);
-        case SPAWN_STAGE_CREDENTIALS:
-                return sd_bus_error_setf(error, CW_ERROR_SPAWN_FAILED, "Cannot change to the user's credentials: %s",
-                                         what);
+        case SPAWN_STAGE_SETGROUPS:
+                return sd_bus_error_setf(error, CW_ERROR_SPAWN_FAILED, "setgroups(): %s", what);
+        case SPAWN_STAGE_SETGID:
+                return sd_bus_error_setf(error, CW_ERROR_SPAWN_FAILED, "setresgid(): %s", what);
+        case SPAWN_STAGE_SETUID:
+                return sd_bus_error_setf(error, CW_ERROR_SPAWN_FAILED, "setresuid(): %s", what);
         case SPAWN_STAGE_SESSION:
                 return sd_bus_error_setf(error, CW_ERROR_SPAWN_FAILED, "setsid(): %s", what);
+        case SPAWN_STAGE_PROCESS_GROUP:
+                return sd_bus_error_setf(error, CW_ERROR_SPAWN_FAILED, "setpgid(): %s", what);
+        case SPAWN_STAGE_CTTY:
+                return sd_bus_error_setf(error, CW_ERROR_SPAWN_FAILED,
+                                         "Cannot make the pseudo-terminal the controlling terminal (TIOCSCTTY): %s",
+                                         what);
+        case SPAWN_STAGE_DEATH_SIGNAL:
+                if (f->error == ESRCH)
+                        return sd_bus_error_set(error, CW_ERROR_SPAWN_FAILED,
+                                                "The service ended while the program was starting.");
+                return sd_bus_error_setf(error, CW_ERROR_SPAWN_FAILED, "prctl(PR_SET_PDEATHSIG): %s", what);
         case SPAWN_STAGE_CLONE:
         default:
                 if (f->error == EAGAIN)
@@ -380,7 +394,8 @@ int child_spawn(Manager *m, Client *owner, sd_bus_message *message, char * const
 
         if (c->tree && m->tree_mode == TREE_MODE_CGROUP) {
                 c->tree_id = ++m->next_tree_id;
-                r = cgroup_tree_create(m->cgroup_root, c->tree_id, &c->cgroup_fd, &c->cgroup_id);
+                r = cgroup_tree_create(m->cgroup_root, c->tree_id, c->kill_on_release, &c->cgroup_fd,
+                                       &c->cgroup_id);
                 if (r < 0) {
                         c->tree_id = 0;
                         return sd_bus_error_setf(error, CW_ERROR_SPAWN_FAILED,
@@ -400,6 +415,8 @@ int child_spawn(Manager *m, Client *owner, sd_bus_message *message, char * const
                 .cgroup_fd = c->cgroup_fd,
                 .set_ctty = o->pty,
                 .ctty_fd = call->pty_slave,
+                /* kill-on-release holds across a crash of the service too, for this process. */
+                .death_signal = c->kill_on_release ? SIGKILL : 0,
                 .change_credentials = change_credentials,
                 .uid = creds->uid,
                 .gid = creds->gid,

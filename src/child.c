@@ -681,6 +681,76 @@ static bool pidfd_has_exited(int pidfd) {
         return poll(&p, 1, 0) > 0;
 }
 
+/* A process released while it ran is still watched (and reaped) without an object: adopting
+ * it gives it a new object, with the caller as owner and the options of this call, rather
+ * than AlreadyWatched for a process that nobody can see any more. */
+static int child_take_back(Child *c, Client *owner, const SpawnOptions *o, Child **ret, sd_bus_error *error) {
+        Manager *m = c->manager;
+        bool is_child = c->child_source;
+        int r;
+
+        /* It counts once already; only another user's limit may be in the way. */
+        if (m->multi_user && owner->uid != 0 && owner->uid != c->owner_uid &&
+            manager_count_running_of(m, owner->uid) >= m->max_processes_per_user)
+                return sd_bus_error_setf(error, CW_ERROR_LIMIT_EXCEEDED,
+                                         "Limit of %u running processes per user reached.",
+                                         m->max_processes_per_user);
+        /* The ended-object cap of the caller, as for any Adopt (see child_check_limits()). */
+        if (manager_count_ended_of(m, owner->uid) >= m->max_ended_per_user)
+                return sd_bus_error_setf(error, CW_ERROR_LIMIT_EXCEEDED,
+                                         "Limit of %u ended process objects per user reached; Release() some.",
+                                         m->max_ended_per_user);
+        _cleanup_free_ char *owner_name = strdup(owner->name);
+        _cleanup_free_ char *description = o->description ? object_description_copy(o->description) : NULL;
+        if (!owner_name || (o->description && !description))
+                return -ENOMEM;
+
+        /* Stop and continue reports come to a parent only; without pidfds only those its child
+         * source was made for (sd-event cannot change that). */
+        unsigned events = o->events;
+        if (!is_child || (!m->use_pidfd && !(c->events & CHILD_EVENTS_STOP_CONTINUE)))
+                events &= ~CHILD_EVENTS_STOP_CONTINUE;
+
+        uint64_t old_id = c->id;
+        c->id = ++m->next_id;
+        r = manager_readd_object(m, c, owner->uid);
+        if (r < 0) {
+                c->id = old_id;
+                return r;
+        }
+        if ((c->events & CHILD_EVENTS_STOP_CONTINUE) && !(events & CHILD_EVENTS_STOP_CONTINUE))
+                m->n_stop_watchers--;
+        else if (!(c->events & CHILD_EVENTS_STOP_CONTINUE) && (events & CHILD_EVENTS_STOP_CONTINUE))
+                m->n_stop_watchers++;
+        c->events = events;
+        free(c->owner_name);
+        c->owner_name = steal_ptr(&owner_name);
+        free(c->description);
+        c->description = steal_ptr(&description);
+        c->watch_bus = o->watch_bus;
+        c->kill_on_release = o->kill_on_release;
+        c->kill_signal = o->kill_signal;
+        c->kill_timeout_usec = o->kill_timeout_usec;
+        if (c->child_source)
+                (void) sd_event_source_set_child_process_own(c->child_source, c->kill_on_release);
+        client_add_child(owner, c);
+
+        log_debug("Process %d, released as %" PRIu64 ", taken back as %" PRIu64 ".", (int) c->pid, old_id, c->id);
+        *ret = c;
+        return 0;
+}
+
+/* Whether the watched @c is still the process it was: an unreaped child of ours is; an
+ * adopted non-child only while its pidfd says it has not exited (else its pid may be
+ * another's by now). */
+static bool child_still_same_process(Child *c) {
+        if (!child_is_running(c))
+                return false;
+        if (c->child_source)
+                return true;
+        return c->pidfd >= 0 && !pidfd_has_exited(c->pidfd);
+}
+
 int child_adopt(Manager *m, Client *owner, int *pidfd, const SpawnOptions *o, Child **ret, sd_bus_error *error) {
         _cleanup_(child_freep) Child *c = NULL;
         PidfdInfo info;
@@ -704,8 +774,12 @@ int child_adopt(Manager *m, Client *owner, int *pidfd, const SpawnOptions *o, Ch
         if (owner->uid != 0 && (info.ruid != owner->uid || info.euid != owner->uid))
                 return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
                                          "Process %d belongs to another user.", (int) pid);
+        Child *watched = manager_get_child_by_pid(m, pid);
+        if (watched && !watched->has_object && !watched->release_pending && child_still_same_process(watched) &&
+            !pidfd_has_exited(*pidfd))
+                return child_take_back(watched, owner, o, ret, error);
         /* Also a child whose Spawn is still being answered: it is about to be watched. */
-        if (manager_get_child_by_pid(m, pid) || spawn_pool_owns_pid(m->spawn_pool, pid))
+        if (watched || spawn_pool_owns_pid(m->spawn_pool, pid))
                 return sd_bus_error_setf(error, CW_ERROR_ALREADY_WATCHED, "Process %d is already watched.",
                                          (int) pid);
         r = child_check_limits(m, owner, error);
@@ -905,14 +979,22 @@ int child_adopt_orphan(Manager *m, pid_t pid, Child **ret) {
         (void) sd_event_source_set_child_process_own(c->child_source, c->kill_on_release);
         if (parent)
                 child_link_parent(c, parent);
-        if (inherit && parent->owner)
-                client_add_child(parent->owner, c);
+        /* The owner by name: the parent's link to it is gone once the parent was released,
+         * while the client may still be there; and it may have left the bus already. */
+        Client *owner = inherit ? hashmap_get(&m->clients, c->owner_name) : NULL;
+        if (owner)
+                client_add_child(owner, c);
 
         log_debug("Took over orphan %d as process %" PRIu64 " (parent %" PRIu64 ").", (int) pid, c->id,
                   c->parent_id);
         bus_process_emit_added(c);
         if (parent && parent->has_object)
                 bus_process_emit_changed(parent, "Descendants");
+        if (inherit && !owner)
+                /* Its owner left before it re-parented to us: what applies to the owner's
+                 * processes when it leaves (watch-bus, the linger) applies to it now, as it
+                 * would have, had it come a moment earlier. */
+                child_owner_left(c);
         *ret = steal_ptr(&c);
         return 0;
 }

@@ -230,6 +230,27 @@ int manager_add_child(Manager *m, Child *c) {
         return 0;
 }
 
+int manager_readd_object(Manager *m, Child *c, uid_t owner_uid) {
+        int r;
+
+        if (c->has_object || !child_is_running(c) || hashmap_get(&m->children_by_pid, &c->pid_key) != c)
+                return -EINVAL;
+        r = manager_count_add(m, owner_uid);
+        if (r < 0)
+                return r;
+        r = hashmap_put(&m->children_by_id, &c->id, c);
+        if (r < 0) {
+                manager_count_remove(m, owner_uid);
+                return r;
+        }
+        manager_count_remove(m, c->owner_uid);
+        c->owner_uid = owner_uid;
+        c->has_object = true;
+        c->released = false;
+        manager_check_idle(m);
+        return 0;
+}
+
 void manager_child_ended(Manager *m, Child *c) {
         if (hashmap_get(&m->children_by_pid, &c->pid_key) != c)
                 return;

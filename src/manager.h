@@ -104,6 +104,10 @@ void manager_spawn_end(Manager *m, uid_t uid);
 bool manager_may_see(Manager *m, uid_t uid, Child *c);
 
 int manager_add_child(Manager *m, Child *c);
+/* Gives the released, still running @c an object again (its id set anew by the caller), now
+ * owned by @owner_uid, whose count it moves to. Return: 0, -EINVAL when it has an object or
+ * ended, or -ENOMEM. */
+int manager_readd_object(Manager *m, Child *c, uid_t owner_uid);
 /* Forgets a running child's pid (it ended). */
 void manager_child_ended(Manager *m, Child *c);
 /* Drops the object of a child (it keeps running unwatched by clients if it still runs). */

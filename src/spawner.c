@@ -1,22 +1,23 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-#include "spawner.h"
+/*
+ * The service's side of spawning: the helpers' lives (started, watched, replaced), the
+ * requests (written to the shared area, descriptors sent, answers read from the loop, a
+ * deadline each) and what a helper that dies mid-request means for its request.
+ */
+
+#include "spawn-protocol.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <limits.h>
-#include <linux/close_range.h>
 #include <poll.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -28,60 +29,10 @@
 #include "util/missing.h"
 #include "util/time-util.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define HAVE_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define HAVE_ASAN 1
-#endif
-#endif
-#ifdef HAVE_ASAN
-#include <sanitizer/asan_interface.h>
-#endif
-
-#define SPAWNER_FDS_MAX 253U /* SCM_MAX_FD */
-/* Virtual size of the shared request area; only pages a request touches become resident. */
-#define SPAWNER_SHM_SIZE (64UL * 1024UL * 1024UL)
 /* After a request this large, hand its pages back to the kernel. */
 #define SPAWNER_SHM_TRIM (1024UL * 1024UL)
 /* The deadline of a request need not be exact; a coarse one lets sd-event batch its wakeups. */
 #define SPAWNER_TIMEOUT_ACCURACY_USEC (100 * UINT64_C(1000))
-#define SPAWNER_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-typedef struct SpawnerShm {
-        /* Written by the service before each request. */
-        const char *program;
-        char * const *argv;
-        char * const *envp;
-        const char *cwd;
-        const char *path; /* PATH for the lookup of program */
-        uint32_t new_session;
-        uint32_t new_process_group;
-        uint32_t into_cgroup; /* the cgroup fd comes after the n_fds others */
-        uint32_t set_ctty;    /* the terminal comes after the others (and the cgroup fd) */
-        uint32_t change_credentials;
-        uint32_t uid;
-        uint32_t gid;
-        uint32_t n_groups;
-        const gid_t *groups;
-        uint32_t n_fds;
-        uint32_t targets[SPAWNER_FDS_MAX];
-        /* Written by the child first thing: the service may see its SIGCHLD before the
-         * helper's reply, and must not take it for an orphan (spawner_owns_pid()). */
-        int32_t child_pid;
-        /* Written by the child when it cannot exec. */
-        int32_t error;
-        int32_t stage;
-        /* Bump allocator for the strings and arrays of one request. */
-        size_t used;
-        char arena[];
-} SpawnerShm;
-
-typedef struct SpawnerReply {
-        int32_t pid;
-        int32_t error;
-        int32_t stage;
-} SpawnerReply;
 
 struct Spawner {
         sd_event *event;
@@ -101,351 +52,12 @@ struct Spawner {
         void *userdata;
         uint64_t deadline; /* CLOCK_MONOTONIC */
         bool resent;       /* already sent once more, to a new helper, after the first one died */
+
+        /* Children killed at a deadline, to be reaped when they are gone: until then they are
+         * ours (spawner_owns_pid()), not orphans to take over. Rarely more than one. */
+        sd_event_source **abandoned;
+        unsigned n_abandoned;
 };
-
-/* ---- child side: runs in the new process, between clone() and execve() ---- */
-
-/* The errors on which execvpe() goes on with the next PATH element. */
-static bool errno_continues_path_search(int e) {
-        return e == ENOENT || e == ENOTDIR || e == ESTALE || e == ENODEV || e == ETIMEDOUT;
-}
-
-/* Without CLONE_VFORK (see helper_handle()) the failure also goes through this pipe. */
-static int child_report_fd = -EBADF;
-
-_Noreturn static void child_fail(SpawnerShm *shm, SpawnStage stage, int error) {
-        shm->stage = stage;
-        shm->error = error > 0 ? error : EIO;
-        if (child_report_fd >= 0) {
-                int32_t report[2] = { shm->stage, shm->error };
-                (void) !write(child_report_fd, report, sizeof(report));
-        }
-        _exit(127);
-}
-
-static void child_exec_in_path(SpawnerShm *shm) {
-        const char *p = shm->path ? shm->path : SPAWNER_DEFAULT_PATH;
-        size_t name_len = strlen(shm->program);
-        bool seen_eacces = false;
-        char buf[PATH_MAX];
-
-        /* As execvpe(), but the PATH is the child's, not ours. */
-        for (;;) {
-                size_t len = strcspn(p, ":");
-                if (len == 0) { /* empty element: the current directory */
-                        buf[0] = '.';
-                        len = 1;
-                } else if (len < sizeof(buf))
-                        memcpy(buf, p, len);
-                if (len + 1 + name_len < sizeof(buf)) {
-                        buf[len] = '/';
-                        memcpy(buf + len + 1, shm->program, name_len + 1);
-                        execve(buf, shm->argv, shm->envp);
-                        if (errno == EACCES)
-                                seen_eacces = true;
-                        else if (!errno_continues_path_search(errno))
-                                child_fail(shm, SPAWN_STAGE_EXEC, errno);
-                }
-                p += strcspn(p, ":");
-                if (!*p)
-                        break;
-                p++;
-        }
-        child_fail(shm, SPAWN_STAGE_EXEC, seen_eacces ? EACCES : ENOENT);
-}
-
-static bool fd_is_target(const uint64_t *is_target, unsigned fd) {
-        return is_target[fd / 64] & (UINT64_C(1) << (fd % 64));
-}
-
-/* A copy of @fd with O_CLOEXEC on a number that is no target: @from or above when the fd
- * limit allows, else (the targets reach up to the limit) the lowest free number that is
- * none. Copies that land on a target on the way stay open until dup2() replaces them. */
-static int dup_off_targets(int fd, unsigned from, const uint64_t *is_target) {
-        int r = fcntl(fd, F_DUPFD_CLOEXEC, (int) from);
-        if (r >= 0 || (errno != EINVAL && errno != EMFILE))
-                return r;
-        do /* bounded: each round takes one more number below the limit */
-                r = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-        while (r >= 0 && fd_is_target(is_target, (unsigned) r));
-        return r;
-}
-
-_Noreturn static void child_run(SpawnerShm *shm, const int *fds) {
-        /* On the child's own stack: with CLONE_VM a static would outlive this child. */
-        uint64_t is_target[(65536 + SPAWNER_FDS_MAX) / 64 + 1] = {};
-        unsigned max_target = 0;
-        sigset_t empty;
-
-        /* The raw call: with CLONE_VM, a pid cached by a libc would be the helper's. */
-        shm->child_pid = (int32_t) syscall(SYS_getpid);
-
-        if (shm->new_session) {
-                if (setsid() < 0)
-                        child_fail(shm, SPAWN_STAGE_SESSION, errno);
-                if (shm->set_ctty && ioctl(fds[shm->n_fds + (shm->into_cgroup ? 1 : 0)], TIOCSCTTY, 0) < 0)
-                        child_fail(shm, SPAWN_STAGE_SESSION, errno);
-        } else if (shm->new_process_group && setpgid(0, 0) < 0)
-                child_fail(shm, SPAWN_STAGE_SESSION, errno);
-
-        /* Raw system calls: glibc's wrappers would try to tell every thread it believes in,
-         * which a child of clone() does not have. Groups and gid first, while we may. */
-        if (shm->change_credentials) {
-                if (syscall(SYS_setgroups, (size_t) shm->n_groups, shm->groups) < 0 ||
-                    syscall(SYS_setresgid, shm->gid, shm->gid, shm->gid) < 0 ||
-                    syscall(SYS_setresuid, shm->uid, shm->uid, shm->uid) < 0)
-                        child_fail(shm, SPAWN_STAGE_CREDENTIALS, errno);
-                /* A session keyring of its own, as pam_keyinit gives a login: the one we run in
-                 * would otherwise be shared by every user's programs. Best effort, as there. */
-                (void) syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, NULL);
-        }
-
-        if (chdir(shm->cwd) < 0)
-                child_fail(shm, SPAWN_STAGE_CHDIR, errno);
-
-        for (unsigned i = 0; i < shm->n_fds; i++) {
-                if (shm->targets[i] > max_target)
-                        max_target = shm->targets[i];
-                is_target[shm->targets[i] / 64] |= UINT64_C(1) << (shm->targets[i] % 64);
-        }
-
-        if (child_report_fd >= 0 && child_report_fd <= (int) max_target + 1) {
-                /* Keep the report pipe out of the way of the targets. */
-                int fd = dup_off_targets(child_report_fd, max_target + 2, is_target);
-                if (fd < 0)
-                        child_fail(shm, SPAWN_STAGE_FDS, errno);
-                child_report_fd = fd;
-        }
-        if (child_report_fd >= 0 && child_report_fd <= (int) max_target)
-                /* Among the targets (it is none) so that the close loop below keeps it. */
-                is_target[child_report_fd / 64] |= UINT64_C(1) << (child_report_fd % 64);
-
-        /* Move every source off all targets first (above them when the fd limit allows),
-         * so no dup2() clobbers a source that another target still needs, and dup2()
-         * never sees fd == newfd (which would keep O_CLOEXEC). */
-        int high[SPAWNER_FDS_MAX];
-        for (unsigned i = 0; i < shm->n_fds; i++) {
-                high[i] = dup_off_targets(fds[i], max_target + 1, is_target);
-                if (high[i] < 0)
-                        child_fail(shm, SPAWN_STAGE_FDS, errno);
-        }
-        for (unsigned i = 0; i < shm->n_fds; i++)
-                if (dup2(high[i], (int) shm->targets[i]) < 0)
-                        child_fail(shm, SPAWN_STAGE_FDS, errno);
-        /* Everything that is not a target goes: the helper's socket, the sources, anything else. */
-        for (unsigned fd = 0; fd <= max_target;) {
-                if (fd_is_target(is_target, fd)) {
-                        fd++;
-                        continue;
-                }
-                unsigned end = fd;
-                while (end + 1 <= max_target && !fd_is_target(is_target, end + 1))
-                        end++;
-                (void) syscall(SYS_close_range, fd, end, 0);
-                fd = end + 1;
-        }
-        if (child_report_fd > (int) max_target) {
-                /* The pipe is O_CLOEXEC: execve() closes it, which tells the helper "success". */
-                (void) syscall(SYS_close_range, max_target + 1, child_report_fd - 1, 0);
-                (void) syscall(SYS_close_range, child_report_fd + 1, ~0U, 0);
-        } else if (syscall(SYS_close_range, max_target + 1, ~0U, 0) < 0)
-                child_fail(shm, SPAWN_STAGE_FDS, errno);
-
-        /* main() resets every disposition, but glibc refuses to touch its internal signals
-         * (32 and 33, below SIGRTMIN): one our own parent left ignored (dbus-daemon does)
-         * would stay ignored across execve(). The kernel call does it; all zeroes is
-         * SIG_DFL with no flags and an empty mask in every architecture's layout, and
-         * (_NSIG - 1) / 8 is the kernel's sigset size. */
-        struct {
-                uint64_t words[4];
-        } dfl = {};
-        for (int sig = 32; sig < SIGRTMIN; sig++)
-                (void) syscall(SYS_rt_sigaction, sig, &dfl, NULL, (_NSIG - 1) / 8);
-
-        sigemptyset(&empty);
-        (void) sigprocmask(SIG_SETMASK, &empty, NULL);
-
-        if (strchr(shm->program, '/')) {
-                execve(shm->program, shm->argv, shm->envp);
-                child_fail(shm, SPAWN_STAGE_EXEC, errno);
-        }
-        child_exec_in_path(shm);
-        _exit(127); /* not reached */
-}
-
-/* ---- helper side: a loop of receive request, clone(), reply ---- */
-
-/* Valgrind (3.19) runs a CLONE_VM|CLONE_VFORK child as a fork without waiting for it, so
- * the child's report in shared memory would come too late. It knows no clone3() either,
- * which is how we recognise it (and kernels before 5.3, where this path is fine too). */
-static bool vfork_unsupported;
-
-static SpawnerReply helper_spawn_without_vfork(SpawnerShm *shm, const int *fds) {
-        int pipe_fds[2];
-        int32_t report[2];
-
-        /* Plain fork-like clone: we do not wait for the exec, so the child reports a
-         * failure through a pipe that its execve() closes on success. */
-        if (pipe2(pipe_fds, O_CLOEXEC) < 0)
-                return (SpawnerReply) { .error = errno, .stage = SPAWN_STAGE_CLONE };
-
-        long pid = syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
-        if (pid == 0) {
-                (void) close(pipe_fds[0]);
-                child_report_fd = pipe_fds[1];
-                child_run(shm, fds);
-        }
-        int saved = errno;
-        (void) close(pipe_fds[1]);
-        if (pid < 0) {
-                (void) close(pipe_fds[0]);
-                return (SpawnerReply) { .error = saved, .stage = SPAWN_STAGE_CLONE };
-        }
-
-        ssize_t n;
-        do
-                n = read(pipe_fds[0], report, sizeof(report));
-        while (n < 0 && errno == EINTR);
-        (void) close(pipe_fds[0]);
-        if (n == sizeof(report))
-                return (SpawnerReply) { .pid = (int32_t) pid, .error = report[1], .stage = report[0] };
-        return (SpawnerReply) { .pid = (int32_t) pid };
-}
-
-static SpawnerReply helper_spawn_into_cgroup(SpawnerShm *shm, const int *fds, int cgroup_fd) {
-        /* Only clone3() takes a cgroup, and it takes no function to run: with CLONE_VM the
-         * child would return from syscall() into frames it shares with us (or, on a stack of
-         * its own, into none), which C cannot do safely. So the child goes on in a
-         * copy-on-write copy of this process; that costs a fork of our page tables (about
-         * 50 us more here than the CLONE_VM path, growing with the mappings we inherited).
-         * CLONE_VFORK still holds us until it has exec'd, and a failure reaches us through
-         * the shared mapping as on the other path. With CLONE_PARENT the kernel gives the
-         * child our own exit signal and insists on 0 here (EINVAL otherwise). */
-        CloneArgs args = {
-                .flags = CLONE_PARENT | CLONE_VFORK | CLONE_INTO_CGROUP,
-                .exit_signal = 0,
-                .cgroup = (uint64_t) cgroup_fd,
-        };
-
-        long pid = syscall(SYS_clone3, &args, sizeof(args));
-        if (pid == 0)
-                child_run(shm, fds);
-        if (pid < 0)
-                /* ENOSYS under valgrind, which knows no clone3(): no fallback can honour the
-                 * cgroup, so the request fails (callers check spawner_probe_clone3() first). */
-                return (SpawnerReply) { .error = errno, .stage = SPAWN_STAGE_CLONE };
-
-        return (SpawnerReply) { .pid = (int32_t) pid, .error = shm->error, .stage = shm->stage };
-}
-
-typedef struct ChildArgs {
-        SpawnerShm *shm;
-        const int *fds;
-} ChildArgs;
-
-static int child_main(void *userdata) {
-        ChildArgs *a = userdata;
-        child_run(a->shm, a->fds);
-}
-
-static SpawnerReply helper_handle(SpawnerShm *shm, const int *fds, unsigned n_fds) {
-        /* The child borrows our memory (CLONE_VM) on a stack of its own until it execs, as
-         * posix_spawn() does: no page tables to copy, which a fork-style clone would. */
-        static char child_stack[128 * 1024] __attribute__((aligned(64)));
-        ChildArgs args = { .shm = shm, .fds = fds };
-
-        if (n_fds != shm->n_fds + (shm->into_cgroup ? 1 : 0) + (shm->set_ctty ? 1 : 0))
-                return (SpawnerReply) { .error = EBADMSG, .stage = SPAWN_STAGE_FDS };
-
-        shm->error = 0;
-        shm->stage = SPAWN_STAGE_NONE;
-
-        if (shm->into_cgroup)
-                return helper_spawn_into_cgroup(shm, fds, fds[shm->n_fds]);
-        if (vfork_unsupported)
-                return helper_spawn_without_vfork(shm, fds);
-
-#ifdef HAVE_ASAN
-        /* The previous child never returned from its frames on this stack (it exec'd or
-         * called _exit()), so ASan's shadow (shared: CLONE_VM) still has their redzones
-         * poisoned; this child would trip over them. */
-        ASAN_UNPOISON_MEMORY_REGION(child_stack, sizeof(child_stack));
-#endif
-        /* CLONE_PARENT: the program becomes the service's child, not ours; its exit signal
-         * is then our own, SIGCHLD. CLONE_VFORK: we resume once it has exec'd or failed,
-         * and whatever it wrote to shm->error is there to read. */
-        int pid = clone(child_main, child_stack + sizeof(child_stack), CLONE_VM | CLONE_VFORK | CLONE_PARENT,
-                        &args);
-        if (pid < 0)
-                return (SpawnerReply) { .error = errno, .stage = SPAWN_STAGE_CLONE };
-
-        return (SpawnerReply) { .pid = (int32_t) pid, .error = shm->error, .stage = shm->stage };
-}
-
-_Noreturn static void helper_main(SpawnerShm *shm, int sock, const struct rlimit *nofile) {
-        union {
-                struct cmsghdr header;
-                char buf[CMSG_SPACE(sizeof(int) * SPAWNER_FDS_MAX)];
-        } control;
-
-        /* Die with the service; keep our fd table tiny: only the socket and stdio. */
-        (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
-        (void) prctl(PR_SET_NAME, SPAWNER_HELPER_NAME);
-        (void) setrlimit(RLIMIT_NOFILE, nofile);
-        if (sock != 3) {
-                if (dup2(sock, 3) < 0)
-                        _exit(EXIT_FAILURE);
-                sock = 3;
-        }
-        (void) syscall(SYS_close_range, 4, ~0U, 0);
-        vfork_unsupported = syscall(SYS_clone3, NULL, 0) < 0 && errno == ENOSYS;
-        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-        if (null >= 0) {
-                (void) dup2(null, STDIN_FILENO);
-                (void) dup2(null, STDOUT_FILENO);
-                (void) close(null);
-        }
-
-        for (;;) {
-                char byte;
-                struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-                struct msghdr mh = {
-                        .msg_iov = &iov,
-                        .msg_iovlen = 1,
-                        .msg_control = &control,
-                        .msg_controllen = sizeof(control),
-                };
-                int fds[SPAWNER_FDS_MAX];
-                unsigned n_fds = 0;
-
-                ssize_t n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-                if (n == 0)
-                        _exit(EXIT_SUCCESS); /* the service closed its end */
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        _exit(EXIT_FAILURE);
-                }
-
-                for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
-                        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-                                unsigned k = (unsigned) ((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-                                for (unsigned i = 0; i < k && n_fds < SPAWNER_FDS_MAX; i++)
-                                        memcpy(&fds[n_fds++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-                        }
-
-                SpawnerReply reply = (mh.msg_flags & MSG_CTRUNC)
-                                             ? (SpawnerReply) { .error = EBADMSG, .stage = SPAWN_STAGE_FDS }
-                                             : helper_handle(shm, fds, n_fds);
-                for (unsigned i = 0; i < n_fds; i++)
-                        (void) close(fds[i]);
-
-                if (send(sock, &reply, sizeof(reply), MSG_NOSIGNAL) < 0)
-                        _exit(EXIT_FAILURE);
-        }
-}
-
-/* ---- service side ---- */
 
 static bool errno_means_helper_gone(int r) {
         return r == -EPIPE || r == -ECONNRESET || r == -ENOTCONN;
@@ -458,7 +70,8 @@ static int spawner_on_helper_exit(sd_event_source *source, const siginfo_t *si, 
 
         log_warning("Spawn helper %d ended (code %d, status %d); starting a new one on the next spawn.",
                     (int) si->si_pid, si->si_code, si->si_status);
-        /* sd-event reaps it once we return. */
+        /* sd-event reaps it once we return. Its socket stays open until the hang-up: a child
+         * it started may still hold it (spawner_helper_gone()). */
         s->helper_source = sd_event_source_unref(source);
         s->pid = 0;
         spawner_helper_gone(s);
@@ -491,7 +104,7 @@ static int spawner_start_helper(Spawner *s) {
         if (pid < 0)
                 return -errno;
         if (pid == 0)
-                helper_main(s->shm, child_fd, &s->nofile);
+                spawn_helper_main(s->shm, child_fd, &s->nofile);
 
         r = sd_event_add_child(s->event, &s->helper_source, pid, WEXITED, spawner_on_helper_exit, s);
         if (r < 0) {
@@ -538,6 +151,7 @@ int spawner_new(Spawner **ret, sd_event *event) {
         if (p == MAP_FAILED)
                 return -errno;
         s->shm = p;
+        s->shm->service_pid = (int32_t) getpid();
         /* Now rather than at the first spawn, so the service's descriptor count stays level. */
         s->null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
 
@@ -554,6 +168,9 @@ Spawner *spawner_free(Spawner *s) {
                 return NULL;
         /* The owner answered (spawner_flush()) or forgot what was in flight. */
         spawner_stop_helper(s);
+        for (unsigned i = 0; i < s->n_abandoned; i++)
+                sd_event_source_unref(s->abandoned[i]); /* owns the child: kills and reaps it */
+        free(s->abandoned);
         sd_event_source_disable_unref(s->timer_source);
         safe_close(s->null_fd);
         if (s->shm)
@@ -581,7 +198,14 @@ bool spawner_owns_pid(const Spawner *s, pid_t pid) {
         if (pid == s->pid)
                 return true;
         /* A child of the request in flight: started, not yet answered for. */
-        return s->done && s->shm->child_pid == (int32_t) pid;
+        if (s->done && s->shm->child_pid == (int32_t) pid)
+                return true;
+        for (unsigned i = 0; i < s->n_abandoned; i++) {
+                pid_t p = 0;
+                if (sd_event_source_get_child_pid(s->abandoned[i], &p) >= 0 && p == pid)
+                        return true;
+        }
+        return false;
 }
 
 int spawner_probe_clone3(void) {
@@ -629,7 +253,15 @@ static int spawner_fill_request(Spawner *s, const SpawnRequest *req) {
         if (req->set_ctty && !req->new_session)
                 return -EINVAL;
 
+        if (req->death_signal < 0 || req->death_signal >= _NSIG)
+                return -EINVAL;
+
+        /* Reset here, not only in the helper: a helper that dies before it gets to them must
+         * leave no stale value for spawner_helper_gone() to read. */
         shm->child_pid = 0;
+        shm->error = 0;
+        shm->stage = SPAWN_STAGE_NONE;
+        shm->death_signal = req->death_signal;
         shm->used = 0;
         shm->argv = arena_copy_strv(shm, req->argv);
         shm->envp = arena_copy_strv(shm, req->envp);
@@ -767,43 +399,36 @@ static int spawner_read_reply(Spawner *s, SpawnerReply *ret) {
         return 0;
 }
 
+typedef struct SpawnerSyncResult {
+        bool done;
+        int r;
+        pid_t pid;
+        SpawnFailure failure;
+} SpawnerSyncResult;
+
+static void spawner_sync_done(Spawner *s, int r, pid_t pid, const SpawnFailure *failure, void *userdata) {
+        SpawnerSyncResult *result = userdata;
+
+        *result = (SpawnerSyncResult) { .done = true, .r = r, .pid = pid, .failure = *failure };
+}
+
 int spawner_spawn(Spawner *s, const SpawnRequest *req, pid_t *ret_pid, SpawnFailure *ret_failure) {
-        SpawnerReply reply;
+        SpawnerSyncResult result = {};
         int r;
 
-        if (s->done)
-                return -EBUSY;
-        r = spawner_fill_request(s, req);
+        /* The same path as the service's, only waited for: a helper that dies on the request
+         * is handled alike (spawner_helper_gone()). */
+        r = spawner_submit(s, req, spawner_sync_done, &result);
         if (r < 0)
                 return r;
-
-        for (unsigned attempt = 0;; attempt++) {
-                r = spawner_send(s, req);
-                if (r >= 0) {
-                        /* Blocking is intended here: the answer comes right after the child's
-                         * execve(). The service itself uses spawner_submit(). */
-                        struct pollfd pfd = { .fd = s->fd, .events = POLLIN };
-                        int k;
-                        do
-                                k = poll(&pfd, 1, (int) (s->timeout_usec / 1000));
-                        while (k < 0 && errno == EINTR);
-                        r = k < 0 ? -errno : k == 0 ? -ETIMEDOUT : spawner_read_reply(s, &reply);
-                        if (r == -EAGAIN)
-                                r = -EPIPE;
-                }
-                if (r >= 0 || attempt > 0 || r != -EPIPE)
-                        break;
-                /* The helper died while on it; it answered nothing. Retry once. */
-                spawner_stop_helper(s);
-        }
-        if (r == -ETIMEDOUT) {
-                log_error("Spawn helper did not answer within %" PRIu64 " ms; restarting it.",
-                          s->timeout_usec / 1000);
-                spawner_stop_helper(s);
-        }
-        if (r < 0)
-                return r;
-        return spawner_finish(s, &reply, ret_pid, ret_failure);
+        (void) spawner_flush(s);
+        if (!result.done)
+                return -EIO; /* cannot happen: spawner_flush() settles the request */
+        if (result.r == 1)
+                *ret_failure = result.failure;
+        else if (result.r == 0)
+                *ret_pid = result.pid;
+        return result.r;
 }
 
 /* Hands the result of the request in flight to its submitter; the helper is free again. */
@@ -828,26 +453,46 @@ static void spawner_complete(Spawner *s, int r, const SpawnerReply *reply) {
         done(s, r, pid, &failure, userdata);
 }
 
-/* The helper went away with a request in flight, or may have: take an answer it left, else
- * send the request once more to a new helper, else fail it. */
+/* What the child of the request in flight left in the request area, once the helper died
+ * without an answer and its socket hung up: then no helper and no child of one holds the
+ * socket (children keep it up to their execve(), see child_run()), so the child, if any, has
+ * exec'd or failed by now, and what it wrote is final.
+ * Return: true with @ret filled when a child was started, false when none was. */
+static bool spawner_read_child_outcome(Spawner *s, SpawnerReply *ret) {
+        int32_t pid = s->shm->child_pid;
+
+        if (pid <= 0)
+                return false;
+        *ret = (SpawnerReply) { .pid = pid, .error = s->shm->error, .stage = s->shm->stage };
+        return true;
+}
+
+/* The helper went away, or may have. Without a request in flight it is simply replaced at
+ * the next one. With one: take an answer it left; else wait for the socket's hang-up, which
+ * comes once the child it may have started has exec'd or exited; then the child's outcome
+ * is the answer, and only when it made no child does a new helper get the request. Never
+ * both: the program runs once or not at all. */
 static void spawner_helper_gone(Spawner *s) {
         SpawnerReply reply;
-        int r;
+        int r = -EPIPE;
 
-        if (s->done && s->fd >= 0 && spawner_read_reply(s, &reply) >= 0) {
-                spawner_stop_helper(s);
-                spawner_complete(s, 0, &reply);
-                return;
+        if (s->done && s->fd >= 0) {
+                r = spawner_read_reply(s, &reply);
+                if (r == -EAGAIN)
+                        return; /* a child still holds the socket: its hang-up calls us again */
         }
         spawner_stop_helper(s);
         if (!s->done)
                 return;
+        if (r >= 0 || spawner_read_child_outcome(s, &reply)) {
+                spawner_complete(s, 0, &reply);
+                return;
+        }
+        /* No child was started: nothing ran, the request may go to a new helper. */
         if (s->resent) {
                 spawner_complete(s, -EPIPE, NULL);
                 return;
         }
-        /* The request area still holds the request: the child never got to it, or a child
-         * of the dead helper runs on as an orphan of ours. */
         s->resent = true;
         r = spawner_send(s, s->request);
         if (r < 0)
@@ -879,6 +524,43 @@ static int spawner_on_io(sd_event_source *source, int fd, uint32_t revents, void
         return 0;
 }
 
+static int spawner_on_abandoned_exit(sd_event_source *source, const siginfo_t *si, void *userdata) {
+        Spawner *s = userdata;
+
+        for (unsigned i = 0; i < s->n_abandoned; i++)
+                if (s->abandoned[i] == source) {
+                        s->abandoned[i] = s->abandoned[--s->n_abandoned];
+                        break;
+                }
+        /* Reap it now (sd-event's own reap after we return then finds nothing), then drop the
+         * source, which no longer owns it. */
+        (void) waitid(P_PID, (id_t) si->si_pid, &(siginfo_t) {}, WEXITED | WNOHANG);
+        (void) sd_event_source_set_child_process_own(source, false);
+        sd_event_source_disable_unref(source);
+        return 0;
+}
+
+/* SIGKILLs @pid, the child of a request given up on, and reaps it once it is gone (a child
+ * stuck in a hung exec may take a while to die). */
+static void spawner_abandon_child(Spawner *s, pid_t pid) {
+        sd_event_source *source = NULL;
+
+        (void) kill(pid, SIGKILL);
+        sd_event_source **t = realloc(s->abandoned, (s->n_abandoned + 1) * sizeof(sd_event_source *));
+        if (t) {
+                s->abandoned = t;
+                if (sd_event_add_child(s->event, &source, pid, WEXITED, spawner_on_abandoned_exit, s) >= 0) {
+                        (void) sd_event_source_set_description(source, "spawn-abandoned-child");
+                        /* Freed with the Spawner: then it kills and reaps. */
+                        (void) sd_event_source_set_child_process_own(source, true);
+                        s->abandoned[s->n_abandoned++] = source;
+                        return;
+                }
+        }
+        /* Out of memory or descriptors: wait for it here rather than leave a zombie. */
+        (void) waitid(P_PID, (id_t) pid, &(siginfo_t) {}, WEXITED);
+}
+
 static int spawner_on_timeout(sd_event_source *source, uint64_t usec, void *userdata) {
         Spawner *s = userdata;
 
@@ -895,10 +577,10 @@ static int spawner_on_timeout(sd_event_source *source, uint64_t usec, void *user
                   s->timeout_usec / 1000);
         /* A child that hangs in execve() (a dead file system) would start the program after
          * the caller was told it failed: kill it. It is our unreaped child (CLONE_PARENT), so
-         * the pid is still its own; it is reaped as an orphan when it ends. */
+         * the pid is still its own; we reap it when it is gone, never an orphan with an object. */
         pid_t child = (pid_t) s->shm->child_pid;
         if (child > 0)
-                (void) kill(child, SIGKILL);
+                spawner_abandon_child(s, child);
         spawner_stop_helper(s);
         /* A new one now rather than at the next request: that one should not wait for the
          * fork, and the descriptors stay as many as before. Should it fail, the next request

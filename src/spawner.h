@@ -33,8 +33,13 @@
 typedef enum SpawnStage {
         SPAWN_STAGE_NONE,
         SPAWN_STAGE_CLONE,
-        SPAWN_STAGE_SESSION,
-        SPAWN_STAGE_CREDENTIALS,
+        SPAWN_STAGE_SESSION,       /* setsid() */
+        SPAWN_STAGE_PROCESS_GROUP, /* setpgid() */
+        SPAWN_STAGE_CTTY,          /* ioctl(TIOCSCTTY) */
+        SPAWN_STAGE_SETGROUPS,
+        SPAWN_STAGE_SETGID,
+        SPAWN_STAGE_SETUID,
+        SPAWN_STAGE_DEATH_SIGNAL,  /* prctl(PR_SET_PDEATHSIG), or the service died first */
         SPAWN_STAGE_CHDIR,
         SPAWN_STAGE_FDS,
         SPAWN_STAGE_EXEC,
@@ -53,7 +58,7 @@ typedef struct SpawnRequest {
         const char *cwd;
         bool new_session;
         /* setpgid(0, 0) in the child: it leads a process group of its own (a failure is
-         * SPAWN_STAGE_SESSION). Implied by @new_session, which makes it lead its group too. */
+         * SPAWN_STAGE_PROCESS_GROUP). Implied by @new_session, which makes it lead its group too. */
         bool new_process_group;
         unsigned n_fds;         /* stdin, stdout and stderr first, then further ones */
         const int *fds;         /* borrowed; -1 in the first three for /dev/null */
@@ -73,9 +78,14 @@ typedef struct SpawnRequest {
         const gid_t *groups;
         unsigned n_groups;
         /* Make @ctty_fd (a terminal, borrowed; read only when @set_ctty) the controlling
-         * terminal (TIOCSCTTY). Needs @new_session; a failure is SPAWN_STAGE_SESSION. */
+         * terminal (TIOCSCTTY). Needs @new_session; a failure is SPAWN_STAGE_CTTY. */
         bool set_ctty;
         int ctty_fd;
+        /* Sent to the program when the service dies (PR_SET_PDEATHSIG; 0: none): kill-on-release
+         * then holds even across a crash. Set after the credentials change, which would clear it,
+         * and checked against a service that died before: then the program never starts. The
+         * kernel clears it again when the program execs a setuid binary. */
+        int death_signal;
 } SpawnRequest;
 
 typedef struct Spawner Spawner;
@@ -91,8 +101,13 @@ typedef struct Spawner Spawner;
  * SpawnerDone - the outcome of a request made with spawner_submit().
  * @r: 0 with @pid started (a direct child of the caller, unreaped); 1 when it could not
  *     exec (@failure says where; the child is reaped already); -ETIMEDOUT when the helper
- *     did not answer in time (it was killed, and the child if any); -EPIPE when the helper
- *     died twice; another negative errno when no helper could be started
+ *     did not answer in time (it was killed, and the child if any, which the Spawner reaps);
+ *     -EPIPE when two helpers died on it before either started the program; another
+ *     negative errno when no helper could be started
+ *
+ * Exactly once: a helper that dies after it started the child does not get the request
+ * again. The outcome is then read from what the child left (its pid, or where it failed)
+ * once it has exec'd or exited; a request goes to a new helper only when none was started.
  *
  * Called from the event loop, never from within spawner_submit(). The helper is free again
  * when it is called, so it may submit the next request.
@@ -150,8 +165,9 @@ int spawner_flush(Spawner *s);
 
 bool spawner_is_busy(const Spawner *s);
 
-/* Whether @pid is the helper, or the child of the request in flight, which runs before the
- * helper's answer has been read (its SIGCHLD may come first): not an orphan. */
+/* Whether @pid is the helper, the child of the request in flight, which runs before the
+ * helper's answer has been read (its SIGCHLD may come first), or a child that a timeout
+ * killed and that the Spawner still has to reap: not an orphan. */
 bool spawner_owns_pid(const Spawner *s, pid_t pid);
 
 pid_t spawner_helper_pid(Spawner *s);

@@ -92,7 +92,7 @@ _childwatchctl_complete() {
         case $command in
         run)
                 opts="--wait --pty --pty-size= --cwd= --env= --clear-env --unset= --description=
-                      --watch-bus --kill-timeout= --kill-signal= --kill-on-release"
+                      --watch-bus --kill-timeout= --kill-signal= --kill-on-release --fd="
                 # After the program come its own arguments: files. After "--" comes the program.
                 if ((positional > 0)); then
                         mapfile -t COMPREPLY < <(compgen -f -- "$cur")

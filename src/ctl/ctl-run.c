@@ -46,6 +46,7 @@ typedef struct RunOptions {
         char *kill_timeout;
         char *kill_signal;
         gboolean kill_on_release;
+        char **pass_fds; /* --fd, as given */
 } RunOptions;
 
 typedef struct EarlyEvent {
@@ -312,6 +313,54 @@ static void add_stdio(GVariantBuilder *b, GUnixFDList *fds) {
         }
 }
 
+/* Adds the --fd descriptors as the "fds" option, each as its own number. Refuses, before anything is
+ * sent, a message that would carry more descriptors than the bus lets through: dbus-daemon would
+ * disconnect us rather than answer. */
+static int add_pass_fds(RunOptions *o, GVariantBuilder *b, GUnixFDList *fds) {
+        g_autoptr(GArray) seen = g_array_new(FALSE, FALSE, sizeof(int));
+        guint n_stdio = (guint) g_unix_fd_list_get_length(fds);
+        GVariantBuilder map;
+
+        for (char **a = o->pass_fds; a && *a; a++) {
+                guint64 v;
+                int fd;
+
+                if (!g_ascii_string_to_unsigned(*a, 10, 3, G_MAXINT, &v, NULL))
+                        return ctl_usage_error("Bad --fd \"%s\": expected a descriptor number of 3 or more "
+                                               "(0, 1 and 2 are passed anyway).", *a);
+                fd = (int) v;
+                for (guint i = 0; i < seen->len; i++)
+                        if (g_array_index(seen, int, i) == fd)
+                                return ctl_usage_error("--fd=%d given twice.", fd);
+                if (fcntl(fd, F_GETFD) < 0)
+                        return ctl_usage_error("--fd=%d: descriptor %d is not open.", fd, fd);
+                g_array_append_val(seen, fd);
+        }
+        if (seen->len == 0)
+                return 0;
+        if (n_stdio + seen->len > CTL_MAX_FDS_PER_CALL)
+                return ctl_usage_error("run: %u descriptors (%u --fd, %u of stdin, stdout and stderr) "
+                                       "are more than the %d that one call may pass: a message bus "
+                                       "disconnects a client whose message carries more (dbus-daemon's "
+                                       "default max_message_unix_fds).",
+                                       n_stdio + seen->len, seen->len, n_stdio, CTL_MAX_FDS_PER_CALL);
+
+        g_variant_builder_init(&map, G_VARIANT_TYPE("a{uh}"));
+        for (guint i = 0; i < seen->len; i++) {
+                g_autoptr(GError) error = NULL;
+                int fd = g_array_index(seen, int, i);
+                int handle = g_unix_fd_list_append(fds, fd, &error);
+                if (handle < 0) {
+                        g_variant_builder_clear(&map);
+                        ctl_log("Cannot pass descriptor %d: %s", fd, error->message);
+                        return CTL_EXIT_OSERR;
+                }
+                g_variant_builder_add(&map, "{uh}", (guint32) fd, handle);
+        }
+        g_variant_builder_add(b, "{sv}", "fds", g_variant_builder_end(&map));
+        return 0;
+}
+
 static gboolean strv_has_name(char **entries, const char *name) {
         size_t n = strlen(name);
         for (char **e = entries; e && *e; e++)
@@ -423,7 +472,7 @@ static int build_options(Run *run, GVariantBuilder *b, GUnixFDList *fds) {
                         g_variant_builder_add(b, "{sv}", "pty-size", g_variant_new("(uu)", rows, columns));
         } else
                 add_stdio(b, fds);
-        return 0;
+        return add_pass_fds(o, b, fds);
 }
 
 static void run_subscribe(Run *run) {
@@ -494,7 +543,9 @@ static const char run_description[] =
         "nothing: the service's default, the home directory). Its environment is the\n"
         "service's (or empty with --clear-env), minus --unset, plus -E; -E NAME alone passes\n"
         "childwatchctl's own value. With --pty, childwatchctl's TERM is passed unless -E or\n"
-        "--unset name it.\n"
+        "--unset name it. --fd passes further descriptors of childwatchctl under their own\n"
+        "numbers; one call carries at most 16 descriptors, stdin, stdout and stderr included\n"
+        "(the default limit of dbus-daemon), so more are refused.\n"
         "\n"
         "Without --wait it prints the object path and the pid (--json: an object with Path,\n"
         "Id and Pid) and exits 0.\n"
@@ -544,6 +595,8 @@ int ctl_cmd_run(Ctl *ctl, int argc, char **argv) {
                   "First signal when it is stopped (default TERM)", "SIGNAL" },
                 { "kill-on-release", 0, 0, G_OPTION_ARG_NONE, &o.kill_on_release,
                   "Kill it when its object is released", NULL },
+                { "fd", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.pass_fds,
+                  "Pass our descriptor FD (3 or more) to PROGRAM as FD", "FD" },
                 G_OPTION_ENTRY_NULL,
         };
         Run run = { .ctl = ctl, .opts = &o };
@@ -595,5 +648,6 @@ out:
         g_free(o.description);
         g_free(o.kill_timeout);
         g_free(o.kill_signal);
+        g_strfreev(o.pass_fds);
         return r;
 }

@@ -62,6 +62,12 @@ typedef enum CtlExit {
         CTL_EXIT_PROCESS_VANISHED = 207,
 } CtlExit;
 
+/* The most descriptors that one call may pass: dbus-daemon's default max_message_unix_fds, which
+ * neither its session.conf nor its system.conf raises; a message with more gets the client
+ * disconnected instead of an error reply. The same as CHILDWATCH_MAX_FDS_PER_CALL of the client
+ * library (childwatchctl does not build on it; tests/client/test-lib.c checks the bus's limit). */
+#define CTL_MAX_FDS_PER_CALL 16
+
 /* The text of the exit code list for --help. */
 const char *ctl_exit_codes_help(void);
 

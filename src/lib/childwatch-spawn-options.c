@@ -99,6 +99,25 @@ void childwatch_spawn_options_unsetenv(ChildwatchSpawnOptions *options, const ch
         append_to_strv_option(options, "unset-environment", name);
 }
 
+/* Gives the @replaced-th passed target a duplicate of @fd instead of its descriptor. The whole list
+ * is rebuilt, as a GUnixFDList cannot drop an entry: the replaced duplicate would still travel with
+ * every call and count against the bus's limit of descriptors per message. */
+static gboolean replace_fd(ChildwatchSpawnOptions *options, guint replaced, int fd, GError **error) {
+        g_autoptr(GUnixFDList) list = g_unix_fd_list_new();
+        const int *old = g_unix_fd_list_peek_fds(options->fd_list, NULL);
+
+        /* Appended in the order of options->fds, so entry i lands at index i. */
+        for (guint i = 0; i < options->fds->len; i++) {
+                int source = i == replaced ? fd : old[g_array_index(options->fds, PassedFd, i).index];
+                if (g_unix_fd_list_append(list, source, error) < 0)
+                        return FALSE;
+        }
+        for (guint i = 0; i < options->fds->len; i++)
+                g_array_index(options->fds, PassedFd, i).index = (int) i;
+        g_set_object(&options->fd_list, list);
+        return TRUE;
+}
+
 gboolean childwatch_spawn_options_pass_fd(ChildwatchSpawnOptions *options, int fd, int target_fd,
                                           GError **error) {
         PassedFd passed = { .target = target_fd };
@@ -107,18 +126,27 @@ gboolean childwatch_spawn_options_pass_fd(ChildwatchSpawnOptions *options, int f
         g_return_val_if_fail(fd >= 0 && target_fd >= 0, FALSE);
         g_return_val_if_fail(error == NULL || *error == NULL, FALSE);
 
+        for (guint i = 0; i < options->fds->len; i++)
+                if (g_array_index(options->fds, PassedFd, i).target == target_fd)
+                        /* The later one wins, as for every other option. */
+                        return replace_fd(options, i, fd, error);
+
+        /* dbus-daemon disconnects a client whose message carries more descriptors than its
+         * max_message_unix_fds; refused here, the caller learns why and keeps its connection. */
+        if (options->fds->len >= CHILDWATCH_MAX_FDS_PER_CALL) {
+                g_set_error(error, CHILDWATCH_ERROR, CHILDWATCH_ERROR_LIMIT_EXCEEDED,
+                            "Cannot pass descriptor %d as %d: a spawn passes at most %d descriptors "
+                            "(stdin, stdout, stderr and fds together), the most that a message bus "
+                            "carries in one message by default",
+                            fd, target_fd, CHILDWATCH_MAX_FDS_PER_CALL);
+                return FALSE;
+        }
         if (!options->fd_list)
                 options->fd_list = g_unix_fd_list_new();
         /* The list holds a duplicate, so the caller may close @fd at once. */
         passed.index = g_unix_fd_list_append(options->fd_list, fd, error);
         if (passed.index < 0)
                 return FALSE;
-        for (guint i = 0; i < options->fds->len; i++)
-                if (g_array_index(options->fds, PassedFd, i).target == target_fd) {
-                        /* The later one wins, as for every other option. */
-                        g_array_index(options->fds, PassedFd, i).index = passed.index;
-                        return TRUE;
-                }
         g_array_append_val(options->fds, passed);
         return TRUE;
 }

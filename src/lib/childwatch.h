@@ -72,7 +72,9 @@ G_BEGIN_DECLS
  * @CHILDWATCH_ERROR_ALREADY_WATCHED: org.childwatch.ChildWatch1.Error.AlreadyWatched: Adopt()
  *   of a process that is watched already.
  * @CHILDWATCH_ERROR_LIMIT_EXCEEDED: org.childwatch.ChildWatch1.Error.LimitExceeded: a limit of
- *   the service (running processes, pending calls, sizes) is reached.
+ *   the service (running processes, pending calls, sizes) is reached; also set by the library
+ *   itself, before any call, for more descriptors than one call can pass
+ *   (%CHILDWATCH_MAX_FDS_PER_CALL).
  *
  * The codes of %CHILDWATCH_ERROR, one per error name of the interface.
  */
@@ -102,6 +104,19 @@ GQuark childwatch_error_quark(void);
 gboolean childwatch_event_is_terminal(const char *event);
 
 /* ---- Spawn options ----------------------------------------------------------------------------- */
+
+/**
+ * CHILDWATCH_MAX_FDS_PER_CALL:
+ *
+ * The most file descriptors that one Spawn() call may pass: "stdin", "stdout",
+ * "stderr" and the entries of "fds" together, as they all travel in one D-Bus
+ * message. It is dbus-daemon's default max_message_unix_fds (16), which
+ * neither its session.conf nor its system.conf raises: a client that sends a
+ * message with more is disconnected from the bus, not answered with an error.
+ * The service itself would take 240 "fds" entries.
+ * childwatch_spawn_options_pass_fd() refuses more.
+ */
+#define CHILDWATCH_MAX_FDS_PER_CALL 16
 
 /**
  * ChildwatchSpawnOptions:
@@ -174,9 +189,17 @@ void childwatch_spawn_options_unsetenv(ChildwatchSpawnOptions *options, const ch
  *
  * Passes a file descriptor to the new process. The duplicate stays open as
  * long as @options exist (they may spawn again): drop them after the spawn,
- * for example so that the read end of a pipe sees its end.
+ * for example so that the read end of a pipe sees its end. Passing another
+ * descriptor for a @target_fd that has one already replaces it.
  *
- * Returns: %TRUE, or %FALSE with @error set when @fd cannot be duplicated.
+ * At most %CHILDWATCH_MAX_FDS_PER_CALL targets (0, 1 and 2 included) can be
+ * passed, the most a message bus carries in one message by default: one more
+ * fails with %CHILDWATCH_ERROR_LIMIT_EXCEEDED here, before anything is sent,
+ * instead of the bus disconnecting the client at the spawn.
+ *
+ * Returns: %TRUE, or %FALSE with @error set when @fd cannot be duplicated
+ *   (a #G_IO_ERROR) or when @target_fd would be one too many
+ *   (%CHILDWATCH_ERROR_LIMIT_EXCEEDED); @options are unchanged then.
  */
 gboolean childwatch_spawn_options_pass_fd(ChildwatchSpawnOptions *options, int fd, int target_fd,
                                           GError **error);

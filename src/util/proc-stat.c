@@ -33,6 +33,17 @@ int proc_stat_parse(const char *text, ProcStat *ret) {
         st.ppid = ppid;
         st.pgrp = pgrp;
         st.session = session;
+
+        /* Field 22, starttime, which identifies a process together with its pid (a reused pid
+         * starts later): after fields 3 to 21, 19 of them, each ended by a blank. */
+        const char *p = close + 2;
+        for (unsigned i = 0; i < 19 && p; i++) {
+                p = strchr(p, ' ');
+                if (p)
+                        p++;
+        }
+        if (p && *p >= '0' && *p <= '9')
+                st.starttime = strtoull(p, NULL, 10);
         *ret = st;
         return 0;
 }

@@ -10,6 +10,7 @@ typedef struct ProcStat {
         pid_t ppid;
         pid_t pgrp;
         pid_t session;
+        unsigned long long starttime; /* clock ticks after boot; 0 when the text ends before it */
 } ProcStat;
 
 /* Parses the text of a /proc/PID/stat file. Return: 0 or -EINVAL. */

@@ -306,6 +306,60 @@ static void test_run_options(CwFixture *f, gconstpointer data) {
         cw_release(f->conn, words2[0]);
 }
 
+/* Runs childwatchctl @args through bash, which opens /dev/null as its descriptors 3 to 16 first
+ * (for --fd to pass). */
+static void run_with_open_fds(CwFixture *f, CtlResult *r, const char *const *args) {
+        const char *const prefix[] = { "bash", "-c",
+                                       "exec \"$@\" 3</dev/null 4</dev/null 5</dev/null 6</dev/null "
+                                       "7</dev/null 8</dev/null 9</dev/null 10</dev/null 11</dev/null "
+                                       "12</dev/null 13</dev/null 14</dev/null 15</dev/null 16</dev/null",
+                                       "bash", NULL };
+        CtlSpawn how = { .address = g_test_dbus_get_bus_address(f->bus), .prefix = prefix };
+        ctl_proc_finish(ctl_start_full(f->tmpdir, &how, args), cw_timeout_ms(30000), r);
+}
+
+/* --fd passes descriptors as their own numbers, up to 16 in all with stdin, stdout and stderr
+ * (what a stock dbus-daemon lets one message carry); more are refused before anything is sent. */
+static void test_run_fds(CwFixture *f, gconstpointer data) {
+        g_auto(CtlResult) r = { 0 };
+
+        /* 3 + 13 = 16: the program's table is exactly 0 to 15. */
+        run_with_open_fds(f, &r,
+                          (const char *const[]){ "run", "--wait", "--fd=3", "--fd=4", "--fd=5", "--fd=6",
+                                                 "--fd=7", "--fd=8", "--fd=9", "--fd=10", "--fd=11", "--fd=12",
+                                                 "--fd=13", "--fd=14", "--fd=15", "--", "sh", "-c",
+                                                 "ls /proc/$$/fd; exit 0", NULL });
+        ctl_assert_exit(&r, 0);
+        /* ls sorts by name; no pipeline in the shell, which would hold a pipe while ls looks. */
+        g_assert_cmpstr(r.out, ==, "0\n1\n10\n11\n12\n13\n14\n15\n2\n3\n4\n5\n6\n7\n8\n9\n");
+        ctl_result_clear(&r);
+
+        /* One more: refused with a usage error that says why, and nothing started. */
+        run_with_open_fds(f, &r,
+                          (const char *const[]){ "run", "--fd=3", "--fd=4", "--fd=5", "--fd=6", "--fd=7",
+                                                 "--fd=8", "--fd=9", "--fd=10", "--fd=11", "--fd=12", "--fd=13",
+                                                 "--fd=14", "--fd=15", "--fd=16", "--", "sleep", "300", NULL });
+        ctl_assert_exit(&r, 64);
+        g_assert_nonnull(strstr(r.err, "17 descriptors (14 --fd, 3 of stdin, stdout and stderr) are more than "
+                                       "the 16 that one call may pass"));
+        g_assert_cmpuint(cw_list_processes_count(f), ==, 0);
+        ctl_result_clear(&r);
+
+        /* Bad numbers. */
+        run_with_open_fds(f, &r, (const char *const[]){ "run", "--fd=2", "--", "true", NULL });
+        ctl_assert_exit(&r, 64);
+        g_assert_nonnull(strstr(r.err, "Bad --fd \"2\""));
+        ctl_result_clear(&r);
+        run_with_open_fds(f, &r, (const char *const[]){ "run", "--fd=3", "--fd=3", "--", "true", NULL });
+        ctl_assert_exit(&r, 64);
+        g_assert_nonnull(strstr(r.err, "--fd=3 given twice"));
+        ctl_result_clear(&r);
+        run_with_open_fds(f, &r, (const char *const[]){ "run", "--fd=99", "--", "true", NULL });
+        ctl_assert_exit(&r, 64);
+        g_assert_nonnull(strstr(r.err, "descriptor 99 is not open"));
+        g_assert_cmpuint(cw_list_processes_count(f), ==, 0);
+}
+
 static void test_run_exit_codes(CwFixture *f, gconstpointer data) {
         static const struct {
                 const char *script;
@@ -980,6 +1034,7 @@ int main(int argc, char **argv) {
         ADD("run/environment", test_run_environment);
         ADD("run/stdio", test_run_stdio);
         ADD("run/options", test_run_options);
+        ADD("run/fds", test_run_fds);
         ADD("run/exit-codes", test_run_exit_codes);
         ADD("run/forwards-signals", test_run_forwards_signals);
         ADD("run/stop-continue", test_run_stop_continue);

@@ -888,6 +888,103 @@ static void test_options(Fixture *f, gconstpointer data) {
         g_assert_null(no_fds);
 }
 
+static int compare_ints(gconstpointer a, gconstpointer b) {
+        return *(const int *) a - *(const int *) b;
+}
+
+/* The most descriptors one spawn may pass (CHILDWATCH_MAX_FDS_PER_CALL, stdin/stdout/stderr
+ * included) arrive, each where asked; one more is refused by the library before anything is sent,
+ * and the client stays usable; replacing a target does not count twice. */
+static void test_options_fd_limit(Fixture *f, gconstpointer data) {
+        const char *const argv[] = { "sh", "-c", "ls /proc/$$/fd; exit 0", NULL };
+        g_autoptr(GError) error = NULL;
+        int out[2];
+        int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+        g_assert_cmpint(null_fd, >=, 0);
+        g_assert_cmpint(pipe2(out, O_CLOEXEC), ==, 0);
+        g_autoptr(ChildwatchSpawnOptions) options = childwatch_spawn_options_new();
+        for (int target = 0; target < CHILDWATCH_MAX_FDS_PER_CALL; target++) {
+                g_assert_true(childwatch_spawn_options_pass_fd(options, target == 1 ? out[1] : null_fd,
+                                                               target, &error));
+                g_assert_no_error(error);
+        }
+
+        /* One more target is one too many; the options are as they were. */
+        g_assert_false(childwatch_spawn_options_pass_fd(options, null_fd, CHILDWATCH_MAX_FDS_PER_CALL, &error));
+        g_assert_error(error, CHILDWATCH_ERROR, CHILDWATCH_ERROR_LIMIT_EXCEEDED);
+        g_assert_nonnull(strstr(error->message, "at most 16 descriptors"));
+        g_clear_error(&error);
+        /* A target passed again replaces its descriptor: still 16 in the message. */
+        g_assert_true(childwatch_spawn_options_pass_fd(options, null_fd, 5, &error));
+        g_assert_no_error(error);
+        g_autoptr(GUnixFDList) fd_list = NULL;
+        g_autoptr(GVariant) built = childwatch_spawn_options_build(options, &fd_list);
+        g_assert_cmpint(g_unix_fd_list_get_length(fd_list), ==, CHILDWATCH_MAX_FDS_PER_CALL);
+        g_clear_object(&fd_list);
+
+        g_autoptr(ChildwatchChild) child = spawn_ok(f, argv, options);
+        child_wait_ok(child, "exited", 0);
+        g_clear_object(&options);
+        g_assert_cmpint(close(out[1]), ==, 0);
+        g_assert_cmpint(close(null_fd), ==, 0);
+
+        /* The shell's table: exactly 0 to 15. */
+        g_autofree char *output = read_all(out[0]);
+        g_assert_cmpint(close(out[0]), ==, 0);
+        g_auto(GStrv) lines = g_strsplit(g_strchomp(output), "\n", -1);
+        g_autoptr(GArray) table = g_array_new(FALSE, FALSE, sizeof(int));
+        for (char **l = lines; *l; l++) {
+                char *end;
+                int n = (int) strtol(*l, &end, 10);
+                g_assert_true(**l && !*end);
+                g_array_append_val(table, n);
+        }
+        g_array_sort(table, compare_ints);
+        g_assert_cmpuint(table->len, ==, CHILDWATCH_MAX_FDS_PER_CALL);
+        for (guint i = 0; i < table->len; i++)
+                g_assert_cmpint(g_array_index(table, int, i), ==, (int) i);
+        child_release_ok(child);
+}
+
+/* Sends Spawn(["/bin/true"], {"fds": 3.. -> /dev/null}) with @n descriptors on a connection of its
+ * own, bypassing the library. TRUE when answered, FALSE when the bus disconnected it. */
+static gboolean raw_spawn_with_fds(Fixture *f, int n) {
+        g_autoptr(GDBusConnection) conn = cw_fixture_new_connection(&f->cw);
+        g_autoptr(GUnixFDList) fds = g_unix_fd_list_new();
+        g_autoptr(GError) error = NULL;
+        GVariantBuilder map;
+        int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+        g_assert_cmpint(null_fd, >=, 0);
+        g_variant_builder_init(&map, G_VARIANT_TYPE("a{uh}"));
+        for (int i = 0; i < n; i++)
+                g_variant_builder_add(&map, "{uh}", (guint32) (3 + i), g_unix_fd_list_append(fds, null_fd, NULL));
+        g_assert_cmpint(g_unix_fd_list_get_length(fds), ==, n);
+        g_assert_cmpint(close(null_fd), ==, 0);
+        const char *const argv[] = { "/bin/true", NULL };
+        g_autofree char *path = cw_spawn_full(conn, argv, cw_one_option("fds", g_variant_builder_end(&map)), fds,
+                                              NULL, &error);
+        if (path) {
+                cw_release(conn, path);
+                return TRUE;
+        }
+        g_assert_error(error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+        g_assert_true(g_dbus_connection_is_closed(conn));
+        return FALSE;
+}
+
+/* What CHILDWATCH_MAX_FDS_PER_CALL stands for: the test bus runs with dbus-daemon's default
+ * limits (GTestDBus sets none), and there a message with one descriptor more than that costs the
+ * client its connection, while the maximum is delivered. Should dbus-daemon's default change,
+ * this fails and the constant (and the documents that name 16) must follow. */
+static void test_options_fd_limit_of_bus(Fixture *f, gconstpointer data) {
+        g_assert_true(raw_spawn_with_fds(f, CHILDWATCH_MAX_FDS_PER_CALL));
+        g_assert_false(raw_spawn_with_fds(f, CHILDWATCH_MAX_FDS_PER_CALL + 1));
+        /* The service was not affected. */
+        g_assert_true(raw_spawn_with_fds(f, 1));
+}
+
 /* ---- cancellation ---- */
 
 /* No "sleep" among the service's children (it has a spawn helper of its own). */
@@ -1037,6 +1134,8 @@ int main(int argc, char **argv) {
                    test_error_limit_exceeded, fixture_teardown);
         ADD("/lib/list", test_list);
         ADD("/lib/options", test_options);
+        ADD("/lib/options/fd-limit", test_options_fd_limit);
+        ADD("/lib/options/fd-limit-of-the-bus", test_options_fd_limit_of_bus);
         ADD("/lib/cancel/spawn", test_cancel);
         ADD("/lib/cancel/wait", test_cancel_wait);
         ADD("/lib/service-restart", test_service_restart);

@@ -675,6 +675,58 @@ static void test_already_watched(CwFixture *f, gconstpointer data) {
         assert_ended(f, path, "killed", SIGKILL);
 }
 
+static void test_take_back_released(CwFixture *f, gconstpointer data) {
+        /* A running process released without kill-on-release is still watched, but has no
+         * object: adopting it again (by pid, then, after a second release, by pidfd from
+         * another client) gives it a new object with the new caller as owner and the options
+         * of that call; its end is announced there, once. */
+        guint32 pid;
+        g_autoptr(GError) error = NULL;
+
+        if (skip_without_pidfds())
+                return;
+        g_autofree char *first = cw_spawn(f, sleep_argv, NULL, &pid);
+        cw_release(f->conn, first); /* answered once the object is gone */
+        g_autofree char *gone = get_process(f, pid, &error);
+        g_assert_null(gone);
+        cw_assert_dbus_error(error, CW_ERROR("NoSuchProcess"));
+        g_clear_error(&error);
+
+        g_autofree char *second = adopt_pid(f, (pid_t) pid, g_variant_new_parsed("{'description': <'again'>}"));
+        g_assert_cmpstr(second, !=, first);
+        g_autofree char *found = get_process(f, pid, &error);
+        g_assert_no_error(error);
+        g_assert_cmpstr(found, ==, second);
+        g_autoptr(GVariant) v_desc = cw_get_property(f->conn, second, CW_PROCESS_IFACE, "Description");
+        g_assert_cmpstr(g_variant_get_string(v_desc, NULL), ==, "again");
+        g_autofree char *state = cw_get_state(f, second);
+        g_assert_cmpstr(state, ==, "running");
+        g_assert_cmpuint(cw_list_processes_count(f), ==, 1);
+
+        /* Once more, by pidfd and by another client, which then owns it and may kill it. */
+        cw_release(f->conn, second);
+        g_autoptr(GDBusConnection) other = cw_fixture_new_connection(f);
+        int fd = open_pidfd((pid_t) pid);
+        g_autofree char *third = adopt_fd_full(other, fd, g_variant_new_parsed("{'watch-bus': <true>}"), NULL, &error);
+        g_assert_no_error(error);
+        g_assert_cmpint(close(fd), ==, 0);
+        g_assert_cmpstr(third, !=, second);
+        g_autoptr(GVariant) v_owner = cw_get_property(f->conn, third, CW_PROCESS_IFACE, "Owner");
+        g_assert_cmpstr(g_variant_get_string(v_owner, NULL), ==, g_dbus_connection_get_unique_name(other));
+        g_assert_true(cw_get_bool(f->conn, third, CW_PROCESS_IFACE, "WatchBus"));
+        /* It is watched once: adopting it yet again is refused. */
+        assert_adopt_pid_fails(f->conn, pid, NULL, CW_ERROR("AlreadyWatched"));
+
+        /* watch-bus of the new owner applies: it leaves, the process is stopped. */
+        g_assert_true(g_dbus_connection_close_sync(other, NULL, &error));
+        g_assert_no_error(error);
+        wait_for_terminal(f, third, "killed", SIGTERM, cw_timeout_ms(10000));
+        g_assert_cmpuint(count_terminal(f, first), ==, 0);
+        g_assert_cmpuint(count_terminal(f, second), ==, 0);
+        g_assert_cmpuint(count_terminal(f, third), ==, 1);
+        cw_release(f->conn, third);
+}
+
 static void test_service_itself(CwFixture *f, gconstpointer data) {
         /* The service's own pid is not adoptable: InvalidArgs, by pid and by pidfd. */
         if (skip_without_pidfds())
@@ -1528,6 +1580,7 @@ int main(int argc, char **argv) {
         ADD("error/zombie", test_zombie);
         ADD("error/not-a-pidfd", test_not_a_pidfd);
         ADD("error/already-watched", test_already_watched);
+        ADD("take-back-released", test_take_back_released);
         ADD("error/service-itself", test_service_itself);
         ADD("error/access-denied", test_access_denied);
         /* Hidden (a "/subprocess" path runs only when named with -p): run as nobody by the above. */

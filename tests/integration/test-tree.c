@@ -1067,6 +1067,44 @@ static void test_daemonize_session(TreeFixture *t, gconstpointer data) {
         finish(t);
 }
 
+static void test_daemonize_owner_gone(TreeFixture *t, gconstpointer data) {
+        /* As new-session above, but the owner leaves before the orphan comes to us: watch-bus
+         * stops the leader, its background child re-parents to the service only then, and is
+         * taken over with the departed owner's name, so the owner-left policy applies to it at
+         * once (kill-signal, SIGKILL after the 200 ms timeout). The order must not matter. */
+        const char script[] = "d=$1\n"
+                              "sh -c 'echo $$ > \"$1/pid.tmp\"; mv \"$1/pid.tmp\" \"$1/pid\"; exec sleep 62' sh "
+                              "\"$d\" &\n"
+                              "until [ -e \"$d/pid\" ]; do sleep 0.01; done\n"
+                              "exec sleep 60\n";
+        g_autoptr(GDBusConnection) owner_conn = cw_fixture_new_connection(&t->cw);
+        g_autofree char *owner_name = g_strdup(g_dbus_connection_get_unique_name(owner_conn));
+        g_autoptr(GError) error = NULL;
+        guint32 leader_pid;
+
+        g_autofree char *leader = spawn_script_on(
+                t, owner_conn, script,
+                opts("{'new-session': <true>, 'watch-bus': <true>, 'kill-timeout-usec': <uint64 200000>}"),
+                &leader_pid);
+        g_autoptr(GArray) pids = wait_pids(t, "pid", 1);
+        pid_t g = g_array_index(pids, pid_t, 0);
+        g_assert_true(g_dbus_connection_close_sync(owner_conn, NULL, &error));
+        g_assert_no_error(error);
+        g_assert_cmpint(cw_wait_for_event(&t->cw, leader, "killed", 10000), ==, SIGTERM);
+
+        Announced *a = wait_announced(t, g, 5000);
+        g_autofree char *orphan = g_strdup(a->path);
+        g_autofree char *parent = get_object_path(t, orphan, "Parent");
+        g_assert_cmpstr(parent, ==, leader);
+        g_autofree char *owner = get_string(t, orphan, "Owner");
+        g_assert_cmpstr(owner, ==, owner_name);
+        g_assert_true(cw_get_bool(t->cw.conn, orphan, CW_PROCESS_IFACE, "WatchBus"));
+        int status = cw_wait_for_event(&t->cw, orphan, "killed", 10000);
+        g_assert_true(status == SIGTERM || status == SIGKILL);
+        wait_pid_reaped(g, 5000);
+        finish(t);
+}
+
 static void test_daemonize_linger(TreeFixture *t, gconstpointer data) {
         /* An orphan without a known Parent has no owner: once ended, its object lingers for the
          * linger time (here 1 s) and then goes by itself. */
@@ -1734,6 +1772,101 @@ static void test_lifetime_kill_on_release(TreeFixture *t, gconstpointer data) {
         finish(t);
 }
 
+/* ---- after a crash of the service ---- */
+
+/* @pid has ended: gone, or a zombie (reaped here when it is ours, as the subreaper of the dead
+ * service's orphans). */
+static gboolean pid_ended(gpointer p) {
+        pid_t pid = GPOINTER_TO_INT(p);
+        (void) waitpid(pid, NULL, WNOHANG);
+        return !cw_pid_exists(pid) || cw_proc_state(pid) == 'Z';
+}
+
+static void wait_pid_ended(pid_t pid, guint timeout_ms) {
+        if (!cw_wait_until(pid_ended, GINT_TO_POINTER(pid), cw_timeout_ms(timeout_ms)))
+                g_error("process %d still runs after %u ms (state %c)", (int) pid, cw_timeout_ms(timeout_ms),
+                        cw_proc_state(pid));
+}
+
+/* The directory of @pid's cgroup. */
+static char *cgroup_dir_of(pid_t pid) {
+        g_autofree char *mount = cgroup2_mount();
+        g_autofree char *cg = proc_cgroup(pid);
+        g_assert_nonnull(mount);
+        g_assert_nonnull(cg);
+        return g_strconcat(mount, cg, NULL);
+}
+
+/* A tree whose leader started a member that setsid()s (so that nothing but the cgroup ties it to
+ * the leader) and then runs on; its pids are in $1/@name/pids. */
+static char *spawn_lasting_tree(TreeFixture *t, const char *name, GVariant *options, pid_t *ret_leader,
+                                pid_t *ret_member) {
+        g_autofree char *script = g_strdup_printf("d=$1/%s\nmkdir -p \"$d\"\nsetsid " MEMBER " &\n" WAIT_PIDS(1)
+                                                  "exec sleep 300\n",
+                                                  name);
+        g_autofree char *pids_file = g_build_filename(name, "pids", NULL);
+        guint32 leader;
+        char *path = spawn_script(t, script, options, &leader);
+        g_autoptr(GArray) pids = wait_pids(t, pids_file, 1);
+        *ret_leader = (pid_t) leader;
+        *ret_member = g_array_index(pids, pid_t, 0);
+        return path;
+}
+
+static void test_crash_kill_on_release(TreeFixture *t, gconstpointer data) {
+        /* The service dies by SIGKILL with two trees running, one spawned with kill-on-release:
+         * the next start (activated by any call) kills that whole tree, whose processes had no
+         * other tie to the service, and removes its cgroup. The other tree runs on, in its cgroup
+         * below the dead service's container. */
+        pid_t doomed_leader, doomed_member, kept_leader, kept_member;
+
+        if (!want_mode(t, data))
+                return;
+        g_autofree char *doomed = spawn_lasting_tree(t, "doomed", opts("{'tree': <true>, 'kill-on-release': <true>}"),
+                                                     &doomed_leader, &doomed_member);
+        g_autofree char *kept = spawn_lasting_tree(t, "kept", opts("{'tree': <true>}"), &kept_leader, &kept_member);
+        g_autofree char *doomed_cgroup = cgroup_dir_of(doomed_member);
+        g_autofree char *kept_cgroup = cgroup_dir_of(kept_member);
+        g_autofree char *old_container = g_path_get_dirname(kept_cgroup);
+
+        pid_t first = cw_service_pid(&t->cw);
+        g_assert_cmpint(kill(first, SIGKILL), ==, 0);
+        if (!cw_wait_until(cw_file_exists, t->cw.status_file, cw_timeout_ms(10000)))
+                g_error("the service did not die");
+        g_autofree char *status = NULL;
+        g_assert_true(g_file_get_contents(t->cw.status_file, &status, NULL, NULL));
+        g_assert_cmpstr(g_strstrip(status), ==, "137");
+        /* So that teardown waits for the second service's own status. */
+        g_assert_cmpint(unlink(t->cw.status_file), ==, 0);
+        t->cw.service_pid = 0;
+
+        /* Any call starts the next service, which cleans up before it takes its name. */
+        pid_t second = cw_service_pid(&t->cw);
+        g_assert_cmpint(second, !=, first);
+        wait_pid_ended(doomed_member, 2000);
+        wait_pid_ended(doomed_leader, 2000);
+        gboolean doomed_cgroup_gone = !g_file_test(doomed_cgroup, G_FILE_TEST_EXISTS);
+        gboolean kept_runs = !pid_ended(GINT_TO_POINTER(kept_member)) && !pid_ended(GINT_TO_POINTER(kept_leader));
+        gboolean kept_cgroup_there = g_file_test(kept_cgroup, G_FILE_TEST_IS_DIR);
+
+        /* Clean up before asserting: the kept tree is nobody's now but ours. */
+        g_assert_cmpint(kill(kept_member, SIGKILL), ==, 0);
+        g_assert_cmpint(kill(kept_leader, SIGKILL), ==, 0);
+        wait_pid_ended(kept_member, 2000);
+        wait_pid_ended(kept_leader, 2000);
+        for (guint i = 0; i < 2; i++) {
+                const char *dir = i == 0 ? kept_cgroup : old_container;
+                /* Populated for a moment after the last exit: rmdir may say EBUSY. */
+                for (int tries = 0; tries < 200 && rmdir(dir) < 0 && errno == EBUSY; tries++)
+                        cw_spin(10);
+        }
+        g_assert_false(g_file_test(old_container, G_FILE_TEST_EXISTS));
+        g_assert_true(doomed_cgroup_gone);
+        g_assert_true(kept_runs);
+        g_assert_true(kept_cgroup_there);
+        finish(t);
+}
+
 int main(int argc, char **argv) {
         cw_test_init(&argc, &argv);
 
@@ -1749,6 +1882,7 @@ int main(int argc, char **argv) {
         ADD("daemonize", ARGS_AUTO, test_daemonize);
         ADD("daemonize/tree-cgroup", ARGS_AUTO, test_daemonize_tree);
         ADD("daemonize/new-session", ARGS_AUTO, test_daemonize_session);
+        ADD("daemonize/owner-gone-first", ARGS_AUTO, test_daemonize_owner_gone);
         ADD("daemonize/linger", "--linger=1", test_daemonize_linger);
         ADD("orphan/ends-first", ARGS_AUTO, test_orphan_ends_first);
         ADD2("kill", test_tree_kill);
@@ -1763,6 +1897,7 @@ int main(int argc, char **argv) {
         ADD("adopt/orphan-child", ARGS_AUTO, test_adopt_orphan_child);
         ADD2("lifetime/release", test_lifetime_release);
         ADD2("lifetime/kill-on-release", test_lifetime_kill_on_release);
+        ADD("crash/kill-on-release", ARGS_AUTO, test_crash_kill_on_release);
 #undef ADD2
 #undef ADD
 

@@ -25,11 +25,13 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "cgroup-tree.h"
 #include "spawner.h"
 #include "util/pidfd-info.h"
+#include "util/proc-stat.h"
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(sd_event, sd_event_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Spawner, spawner_free)
@@ -221,9 +223,9 @@ static void test_root(void) {
         g_assert_true(g_file_test(procs, G_FILE_TEST_EXISTS));
 
         /* Empty trees, removed or not, go with the root. */
-        g_assert_cmpint(cgroup_tree_create(root, 1, &fd, &id), ==, 0);
+        g_assert_cmpint(cgroup_tree_create(root, 1, false, &fd, &id), ==, 0);
         close(fd);
-        g_assert_cmpint(cgroup_tree_create(root, 2, &fd, &id), ==, 0);
+        g_assert_cmpint(cgroup_tree_create(root, 2, false, &fd, &id), ==, 0);
         close(fd);
         g_assert_cmpint(cgroup_tree_remove(root, 1), ==, 0);
         root = cgroup_root_free(g_steal_pointer(&root));
@@ -323,13 +325,13 @@ static void test_tree_files(Fixture *f, gconstpointer data) {
         struct stat st;
         int fd = -1, fd2 = -1;
 
-        g_assert_cmpint(cgroup_tree_create(f->root, 42, &fd, &id), ==, 0);
+        g_assert_cmpint(cgroup_tree_create(f->root, 42, false, &fd, &id), ==, 0);
         g_assert_cmpint(fd, >=, 0);
         g_assert_cmpint(fcntl(fd, F_GETFD), ==, FD_CLOEXEC);
         g_assert_cmpint(fstat(fd, &st), ==, 0);
         g_assert_true(S_ISDIR(st.st_mode));
         g_assert_cmpuint(id, ==, st.st_ino);
-        g_assert_cmpint(cgroup_tree_create(f->root, 42, &fd2, &other_id), ==, -EEXIST);
+        g_assert_cmpint(cgroup_tree_create(f->root, 42, false, &fd2, &other_id), ==, -EEXIST);
         g_assert_cmpint(fd2, ==, -1);
 
         g_autofree char *events = NULL;
@@ -364,7 +366,7 @@ static void test_spawn_into_tree(Fixture *f, gconstpointer data) {
         uint64_t cgroup_id = 0, tree = 0;
         int fd = -1;
 
-        g_assert_cmpint(cgroup_tree_create(f->root, 7, &fd, &cgroup_id), ==, 0);
+        g_assert_cmpint(cgroup_tree_create(f->root, 7, false, &fd, &cgroup_id), ==, 0);
         pid_t pid = spawn_into_ok(f, fd, argv);
 
         /* Our direct child, in the tree: the kernel's view and the pidfd's agree. */
@@ -436,7 +438,7 @@ static void test_spawn_into_tree_fds(Fixture *f, gconstpointer data) {
         pid_t pid = 0;
         int fd = -1;
 
-        g_assert_cmpint(cgroup_tree_create(f->root, 8, &fd, &cgroup_id), ==, 0);
+        g_assert_cmpint(cgroup_tree_create(f->root, 8, false, &fd, &cgroup_id), ==, 0);
         /* The cgroup fd travels as one more descriptor: the child must not get it, nor anything
          * else that the usual path would not give. */
         g_autofree char *usual = fds_of_child(f, -1);
@@ -473,7 +475,7 @@ static void test_signal(Fixture *f, gconstpointer data) {
         pid_t pids[3];
         int fd = -1;
 
-        g_assert_cmpint(cgroup_tree_create(f->root, 3, &fd, &cgroup_id), ==, 0);
+        g_assert_cmpint(cgroup_tree_create(f->root, 3, false, &fd, &cgroup_id), ==, 0);
         for (unsigned i = 0; i < G_N_ELEMENTS(pids); i++)
                 pids[i] = spawn_into_ok(f, fd, argv);
 
@@ -510,7 +512,7 @@ static void test_setsid_grandchild(Fixture *f, gconstpointer data) {
         int fd = -1, p[2];
         char c;
 
-        g_assert_cmpint(cgroup_tree_create(f->root, 9, &fd, &cgroup_id), ==, 0);
+        g_assert_cmpint(cgroup_tree_create(f->root, 9, false, &fd, &cgroup_id), ==, 0);
         g_assert_cmpint(pipe2(p, O_CLOEXEC), ==, 0);
         g_assert_cmpint(spawn_into(f, fd, argv, p[1], &sh, &failure), ==, 0);
         close(p[1]);
@@ -565,7 +567,7 @@ static void test_zombie(Fixture *f, gconstpointer data) {
         uint64_t cgroup_id = 0, tree = 0;
         int fd = -1, populated = -1;
 
-        g_assert_cmpint(cgroup_tree_create(f->root, 10, &fd, &cgroup_id), ==, 0);
+        g_assert_cmpint(cgroup_tree_create(f->root, 10, false, &fd, &cgroup_id), ==, 0);
         pid_t pid = spawn_into_ok(f, fd, argv);
         g_assert_cmpint(cgroup_tree_kill(fd), ==, 0);
         wait_zombie(pid);
@@ -595,7 +597,7 @@ static void test_stats(Fixture *f, gconstpointer data) {
         uint64_t cgroup_id = 0;
         int fd = -1;
 
-        g_assert_cmpint(cgroup_tree_create(f->root, 4, &fd, &cgroup_id), ==, 0);
+        g_assert_cmpint(cgroup_tree_create(f->root, 4, false, &fd, &cgroup_id), ==, 0);
         assert_exited(spawn_into_ok(f, fd, argv), 0);
         g_assert_cmpint(cgroup_tree_read_stats(fd, &stats), ==, 0);
         g_assert_cmpuint(stats.user_usec + stats.system_usec, >, 0);
@@ -641,6 +643,178 @@ static void test_stale_populated(Fixture *f, gconstpointer data) {
         g_assert_true(busy_kept);
 }
 
+/* Xattr @name of @path as a string, or NULL when it has none. */
+static char *xattr_of(const char *path, const char *name) {
+        char buf[64];
+        ssize_t n = getxattr(path, name, buf, sizeof(buf) - 1);
+
+        if (n < 0) {
+                g_assert_cmpint(errno, ==, ENODATA);
+                return NULL;
+        }
+        return g_strndup(buf, (gsize) n);
+}
+
+static void set_xattr(const char *path, const char *name, const char *value) {
+        g_assert_cmpint(setxattr(path, name, value, strlen(value), 0), ==, 0);
+}
+
+static char *starttime_of(pid_t pid) {
+        ProcStat st;
+        g_assert_cmpint(proc_stat_read(pid, &st), ==, 0);
+        g_assert_cmpuint(st.starttime, >, 0);
+        return g_strdup_printf("%llu", st.starttime);
+}
+
+/* What a later start reads: the container names its maker's start time, and a tree of
+ * kill-on-release says so. */
+static void test_marks(Fixture *f, gconstpointer data) {
+        if (!f->root)
+                return;
+        g_autofree char *own = starttime_of(getpid());
+        g_autofree char *recorded = xattr_of(cgroup_root_path(f->root), CGROUP_XATTR_INSTANCE);
+        g_assert_cmpstr(recorded, ==, own);
+
+        int fd;
+        uint64_t id;
+        g_assert_cmpint(cgroup_tree_create(f->root, 11, true, &fd, &id), ==, 0);
+        close(fd);
+        g_assert_cmpint(cgroup_tree_create(f->root, 12, false, &fd, &id), ==, 0);
+        close(fd);
+        g_autofree char *tree_11 = g_strdup_printf("%s/11", cgroup_root_path(f->root));
+        g_autofree char *tree_12 = g_strdup_printf("%s/12", cgroup_root_path(f->root));
+        g_autofree char *mark_11 = xattr_of(tree_11, CGROUP_XATTR_KILL_ON_RELEASE);
+        g_autofree char *mark_12 = xattr_of(tree_12, CGROUP_XATTR_KILL_ON_RELEASE);
+        g_assert_cmpint(cgroup_tree_remove(f->root, 11), ==, 0);
+        g_assert_cmpint(cgroup_tree_remove(f->root, 12), ==, 0);
+        g_assert_cmpstr(mark_11, ==, "1");
+        g_assert_null(mark_12);
+}
+
+/* Waits (bounded) until @pid, our child, is a zombie; does not reap it. */
+static void await_zombie(pid_t pid) {
+        for (unsigned i = 0; i < WAIT_STEPS; i++) {
+                siginfo_t si = {};
+                g_assert_cmpint(waitid(P_PID, (id_t) pid, &si, WEXITED | WNOHANG | WNOWAIT), ==, 0);
+                if (si.si_pid == pid)
+                        return;
+                g_usleep(WAIT_STEP_USEC);
+        }
+        g_error("%d did not end", (int) pid);
+}
+
+/* Which containers count as those of dead services: not only of pids without a process, also of
+ * a zombie (which passes kill(pid, 0)) and of a pid now used by a process that started at
+ * another time than the recorded one. A live maker, or a live process where nothing is recorded,
+ * keeps its container. */
+static void test_stale_liveness(void) {
+        g_autoptr(CgroupRoot) root = root_new_or_skip();
+        if (!root)
+                return;
+        char *sleep_argv[] = { "/bin/sleep", "30", NULL };
+        g_autofree char *own_dir = g_path_get_dirname(cgroup_root_path(root));
+        root = cgroup_root_free(g_steal_pointer(&root));
+
+        pid_t zombie = start_plain(sleep_argv), reused = start_plain(sleep_argv);
+        pid_t alive = start_plain(sleep_argv), unrecorded = start_plain(sleep_argv);
+        g_autofree char *c_zombie = container_of(own_dir, zombie, "1", NULL);
+        g_autofree char *c_reused = container_of(own_dir, reused, "1", NULL);
+        g_autofree char *c_alive = container_of(own_dir, alive, "1", NULL);
+        g_autofree char *c_unrecorded = container_of(own_dir, unrecorded, "1", NULL);
+        g_autofree char *zombie_start = starttime_of(zombie);
+        g_autofree char *alive_start = starttime_of(alive);
+        set_xattr(c_zombie, CGROUP_XATTR_INSTANCE, zombie_start);
+        set_xattr(c_reused, CGROUP_XATTR_INSTANCE, "1"); /* no process here started 10 ms after boot */
+        set_xattr(c_alive, CGROUP_XATTR_INSTANCE, alive_start);
+        /* The zombie stays one (unreaped) until the end of the test. */
+        g_assert_cmpint(kill(zombie, SIGKILL), ==, 0);
+        await_zombie(zombie);
+
+        g_assert_cmpint(cgroup_root_new(&root), ==, 0);
+        gboolean zombie_gone = !g_file_test(c_zombie, G_FILE_TEST_EXISTS);
+        gboolean reused_gone = !g_file_test(c_reused, G_FILE_TEST_EXISTS);
+        gboolean alive_kept = g_file_test(c_alive, G_FILE_TEST_IS_DIR);
+        gboolean unrecorded_kept = g_file_test(c_unrecorded, G_FILE_TEST_IS_DIR);
+
+        const char *containers[] = { c_zombie, c_reused, c_alive, c_unrecorded };
+        for (guint i = 0; i < G_N_ELEMENTS(containers); i++) {
+                g_autofree char *tree = g_build_filename(containers[i], "1", NULL);
+                rmdir_if_there(tree);
+                rmdir_if_there(containers[i]);
+        }
+        assert_killed(zombie, SIGKILL);
+        stop_plain(reused);
+        stop_plain(alive);
+        stop_plain(unrecorded);
+
+        g_assert_true(zombie_gone);
+        g_assert_true(reused_gone);
+        g_assert_true(alive_kept);
+        g_assert_true(unrecorded_kept);
+}
+
+/* Whether @pid, our child, still runs (not reaped, not a zombie). */
+static gboolean still_running(pid_t pid) {
+        siginfo_t si = {};
+        g_assert_cmpint(waitid(P_PID, (id_t) pid, &si, WEXITED | WNOHANG | WNOWAIT), ==, 0);
+        return si.si_pid == 0;
+}
+
+/* A dead service's container: its kill-on-release tree is killed and removed by the next start,
+ * also one that is empty; a tree of a process that was to outlive the service keeps running, and
+ * so its cgroup and the container stay. */
+static void test_stale_kill_on_release(Fixture *f, gconstpointer data) {
+        if (!f->root || !have_clone3_or_skip())
+                return;
+        char *argv[] = { "/bin/sleep", "30", NULL };
+        g_autofree char *own_dir = g_path_get_dirname(cgroup_root_path(f->root));
+        pid_t dying = start_plain(argv);
+        g_autofree char *stale = container_of(own_dir, dying, "1", "2");
+        g_autofree char *doomed = g_build_filename(stale, "1", NULL);
+        g_autofree char *kept = g_build_filename(stale, "2", NULL);
+        g_autofree char *doomed_empty = g_build_filename(stale, "3", NULL);
+        g_assert_cmpint(g_mkdir(doomed_empty, 0755), ==, 0);
+        set_xattr(doomed, CGROUP_XATTR_KILL_ON_RELEASE, "1");
+        set_xattr(doomed_empty, CGROUP_XATTR_KILL_ON_RELEASE, "1");
+
+        int doomed_fd = open(doomed, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        int kept_fd = open(kept, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        g_assert_cmpint(doomed_fd, >=, 0);
+        g_assert_cmpint(kept_fd, >=, 0);
+        pid_t doomed_pid = spawn_into_ok(f, doomed_fd, argv);
+        pid_t kept_pid = spawn_into_ok(f, kept_fd, argv);
+        close(doomed_fd);
+        stop_plain(dying);
+
+        f->root = cgroup_root_free(f->root);
+        g_assert_cmpint(cgroup_root_new(&f->root), ==, 0);
+        /* cgroup_root_new() returns once the killed tree is empty: its process is a zombie or
+         * reaped by now, never running. */
+        gboolean doomed_ended = !still_running(doomed_pid);
+        gboolean doomed_gone = !g_file_test(doomed, G_FILE_TEST_EXISTS);
+        gboolean doomed_empty_gone = !g_file_test(doomed_empty, G_FILE_TEST_EXISTS);
+        gboolean kept_running = still_running(kept_pid);
+        gboolean kept_there = g_file_test(kept, G_FILE_TEST_IS_DIR);
+
+        /* Clean up before asserting. */
+        if (!doomed_ended)
+                g_assert_cmpint(kill(doomed_pid, SIGKILL), ==, 0);
+        assert_killed(doomed_pid, SIGKILL);
+        g_assert_cmpint(cgroup_tree_kill(kept_fd), ==, 0);
+        assert_killed(kept_pid, SIGKILL);
+        close(kept_fd);
+        rmdir_if_there(doomed);
+        rmdir_if_there(doomed_empty);
+        rmdir_if_there(kept);
+        rmdir_if_there(stale);
+
+        g_assert_true(doomed_ended);
+        g_assert_true(doomed_gone);
+        g_assert_true(doomed_empty_gone);
+        g_assert_true(kept_running);
+        g_assert_true(kept_there);
+}
+
 int main(int argc, char *argv[]) {
         sigset_t mask;
 
@@ -667,6 +841,10 @@ int main(int argc, char *argv[]) {
         g_test_add("/cgroup-tree/stats", Fixture, NULL, fixture_setup, test_stats, fixture_teardown);
         g_test_add("/cgroup-tree/stale-populated", Fixture, NULL, fixture_setup, test_stale_populated,
                    fixture_teardown);
+        g_test_add_func("/cgroup-tree/stale-liveness", test_stale_liveness);
+        g_test_add("/cgroup-tree/marks", Fixture, NULL, fixture_setup, test_marks, fixture_teardown);
+        g_test_add("/cgroup-tree/stale-kill-on-release", Fixture, NULL, fixture_setup,
+                   test_stale_kill_on_release, fixture_teardown);
 
         return g_test_run();
 }

@@ -507,7 +507,7 @@ static void test_credentials(Fixture *f, gconstpointer data) {
         req.groups = many;
         req.n_groups = 65537;
         g_assert_cmpint(spawner_spawn(f->spawner, &req, &pid, &failure), ==, 1);
-        g_assert_cmpint(failure.stage, ==, SPAWN_STAGE_CREDENTIALS);
+        g_assert_cmpint(failure.stage, ==, SPAWN_STAGE_SETGROUPS);
         g_assert_cmpint(failure.error, ==, EINVAL);
 }
 
