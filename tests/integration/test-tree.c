@@ -1825,6 +1825,8 @@ static void test_crash_kill_on_release(TreeFixture *t, gconstpointer data) {
         g_autofree char *doomed = spawn_lasting_tree(t, "doomed", opts("{'tree': <true>, 'kill-on-release': <true>}"),
                                                      &doomed_leader, &doomed_member);
         g_autofree char *kept = spawn_lasting_tree(t, "kept", opts("{'tree': <true>}"), &kept_leader, &kept_member);
+        g_assert_true(g_variant_is_object_path(doomed));
+        g_assert_true(g_variant_is_object_path(kept));
         g_autofree char *doomed_cgroup = cgroup_dir_of(doomed_member);
         g_autofree char *kept_cgroup = cgroup_dir_of(kept_member);
         g_autofree char *old_container = g_path_get_dirname(kept_cgroup);
