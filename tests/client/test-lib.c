@@ -920,6 +920,7 @@ static void test_options_fd_limit(Fixture *f, gconstpointer data) {
         g_assert_no_error(error);
         g_autoptr(GUnixFDList) fd_list = NULL;
         g_autoptr(GVariant) built = childwatch_spawn_options_build(options, &fd_list);
+        g_assert_nonnull(built);
         g_assert_cmpint(g_unix_fd_list_get_length(fd_list), ==, CHILDWATCH_MAX_FDS_PER_CALL);
         g_clear_object(&fd_list);
 

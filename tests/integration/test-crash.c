@@ -45,6 +45,10 @@ static void test_kill_on_release(CwFixture *f, gconstpointer data) {
                                        g_variant_new_parsed("{'kill-on-release': <true>, 'pty': <true>}"),
                                        &doomed_pty);
 
+        g_assert_true(cw_get_bool(f->conn, p1, CW_PROCESS_IFACE, "KillOnRelease"));
+        g_assert_false(cw_get_bool(f->conn, p2, CW_PROCESS_IFACE, "KillOnRelease"));
+        g_assert_true(cw_get_bool(f->conn, p3, CW_PROCESS_IFACE, "KillOnRelease"));
+
         kill_service_hard(f, service);
         if (!cw_wait_until(pid_dead, GINT_TO_POINTER((int) doomed), cw_timeout_ms(5000)))
                 g_error("kill-on-release process %u outlived the service", doomed);
