@@ -19,6 +19,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -642,10 +643,11 @@ static guint count_user_processes(uid_t uid) {
 }
 
 static void test_nproc_as_user(CwFixture *f, gconstpointer data) {
-        /* Runs as nobody (hidden case), with a bus and service of its own that run as nobody
-         * too. The spawn helpers (which clone every program) are held to 3 processes more than
-         * the user has: the fourth Spawn fails with SpawnFailed naming EAGAIN; the service keeps
-         * serving, and once one process ended a Spawn works again. */
+        /* Runs as a user of its own (hidden case, see test_nproc()), with a bus and service of
+         * its own that run as that user too. The spawn helpers (which clone every program) are
+         * held to 3 processes more than the user has: the fourth Spawn fails with SpawnFailed
+         * naming EAGAIN; the service keeps serving, and once one process ended a Spawn works
+         * again. */
         pid_t service = cw_service_pid(f);
         g_autoptr(GArray) helpers = cw_spawn_helpers(service);
         pid_t helper = helpers->len > 0 ? g_array_index(helpers, pid_t, 0) : 0;
@@ -727,24 +729,58 @@ static void test_nproc_as_user(CwFixture *f, gconstpointer data) {
         cw_assert_service_alive(f, service);
 }
 
+/* Users of the base system that no test of ours runs as (test-multiuser takes nobody and
+ * daemon) and no service does. */
+static const char *const nproc_users[] = { "games", "man",    "news",  "uucp",
+                                            "list",  "irc",    "backup", "proxy" };
+
 static void test_nproc(CwFixture *f, gconstpointer data) {
         /* Root is exempt from RLIMIT_NPROC (the kernel skips the check for uid 0 and for
          * CAP_SYS_RESOURCE/CAP_SYS_ADMIN), so the session service of these tests, running as
-         * root, never hits it. The case runs as nobody with its own bus and service. */
-        struct passwd *pw = getpwnam("nobody");
+         * root, never hits it. The case runs as an unprivileged user with its own bus and
+         * service. RLIMIT_NPROC counts the tasks of a uid on the whole machine, so that user is
+         * not nobody, whose processes other tests (test-multiuser, another run of this one) may
+         * start and end meanwhile, but one that runs no process and that this run holds a lock
+         * for (another run of this case takes another one). */
         g_autofree char *setpriv = g_find_program_in_path("setpriv");
-        if (getuid() != 0 || !pw || !setpriv) {
-                g_test_skip("needs root, the user nobody and setpriv");
+        struct passwd *pw = NULL;
+        int lock = -1;
+        if (getuid() != 0 || !setpriv) {
+                g_test_skip("needs root and setpriv");
                 return;
         }
+        for (guint i = 0; i < G_N_ELEMENTS(nproc_users) && !pw; i++) {
+                struct passwd *p = getpwnam(nproc_users[i]);
+                if (!p || p->pw_uid == 0)
+                        continue;
+                g_autofree char *path =
+                        g_strdup_printf("/tmp/childwatch-test-nproc-%u.lock", (unsigned) p->pw_uid);
+                lock = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+                g_assert_cmpint(lock, >=, 0);
+                if (flock(lock, LOCK_EX | LOCK_NB) == 0 && count_user_processes(p->pw_uid) == 0)
+                        pw = p;
+                else {
+                        close(lock);
+                        lock = -1;
+                }
+        }
+        if (!pw) {
+                g_test_skip("needs a user of the base system (games, man, ...) that runs no process");
+                return;
+        }
+        g_test_message("running as %s (uid %u)", pw->pw_name, (unsigned) pw->pw_uid);
+        uid_t uid = pw->pw_uid;
+        gid_t gid = pw->pw_gid;
         g_autofree char *dir = cw_make_tmpdir();
-        g_assert_cmpint(chown(dir, pw->pw_uid, pw->pw_gid), ==, 0);
+        g_assert_cmpint(chown(dir, uid, gid), ==, 0);
         g_assert_cmpint(chmod(dir, 0700), ==, 0);
         char **env = cw_sub_run_environ(dir);
         /* The sub-run's service must not be valgrind's: its log would go to our tmpdir. */
-        g_assert_true(cw_sub_run(pw->pw_uid, pw->pw_gid, SUB "nproc", dir, env, cw_timeout_ms(60000)));
+        gboolean passed = cw_sub_run(uid, gid, SUB "nproc", dir, env, cw_timeout_ms(60000));
+        close(lock);
+        g_assert_true(passed);
         g_strfreev(env);
-        /* What the sub-run left as nobody in its home. */
+        /* What the sub-run left as that user in its home. */
         g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", dir);
         g_assert_cmpint(system(cmd), ==, 0);
         /* Under valgrind the service spawns through its fallback path (a fork-like clone and a
@@ -1068,8 +1104,9 @@ static guint raw_client_peek(RawClient *raw) {
 static void raw_client_update(RawClient *raw) {
         g_autoptr(GError) error = NULL;
         g_autoptr(GVariant) r = g_dbus_connection_call_sync(
-                raw->f->conn, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus.Debug.Stats",
-                "GetConnectionStats", g_variant_new("(s)", raw->unique_name), G_VARIANT_TYPE("(a{sv})"),
+                raw->f->conn, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                "org.freedesktop.DBus.Debug.Stats", "GetConnectionStats",
+                g_variant_new("(s)", raw->unique_name), G_VARIANT_TYPE("(a{sv})"),
                 G_DBUS_CALL_FLAGS_NONE, (gint) cw_timeout_ms(25000), NULL, &error);
         g_assert_no_error(error);
         g_autoptr(GVariant) stats = g_variant_get_child_value(r, 0);
@@ -1159,7 +1196,8 @@ static void test_unread_replies(CwFixture *f, gconstpointer data) {
          * client is gone everything is as before. Within dbus-daemon's limits (~70 MiB of
          * replies) another client must be served all along, each round trip within a second.
          * Beyond them (~500 MiB would be; the raw client stops sending once the replies of its
-         * calls in flight no longer fit into the 127 MiB that dbus-daemon queues for it) dbus-daemon decides:
+         * calls in flight no longer fit into the 127 MiB that dbus-daemon queues for it)
+         * dbus-daemon decides:
          * it rejects replies for the full queue of the raw client (max_outgoing_bytes), or it
          * stops reading from the service, whose replies count against the service's own
          * max_incoming_bytes while they wait in that queue: then nobody is served until the raw
@@ -1218,7 +1256,8 @@ static void test_unread_replies(CwFixture *f, gconstpointer data) {
                 &error);
         g_assert_no_error(error);
         gsize reply_size = 0;
-        g_autofree guchar *probe_blob = g_dbus_message_to_blob(probe, &reply_size, G_DBUS_CAPABILITY_FLAGS_NONE, NULL);
+        g_autofree guchar *probe_blob =
+                g_dbus_message_to_blob(probe, &reply_size, G_DBUS_CAPABILITY_FLAGS_NONE, NULL);
         raw.queue_full_bytes = BUS_MAX_OUTGOING_BYTES - 2 * reply_size;
 
         gint64 start = g_get_monotonic_time();
@@ -1245,8 +1284,8 @@ static void test_unread_replies(CwFixture *f, gconstpointer data) {
                 raw.sent = sent;
                 if (sent >= N_UNREAD_IN_FLIGHT && sent % N_UNREAD_STEP == 0) {
                         if (!cw_wait_until(raw_client_may_send, &raw, cw_timeout_ms(30000)))
-                                g_error("the service answered %u of %u calls, no more within %u ms", raw.answered,
-                                        sent, cw_timeout_ms(30000));
+                                g_error("the service answered %u of %u calls, no more within %u ms",
+                                        raw.answered, sent, cw_timeout_ms(30000));
                         if (raw.sent + N_UNREAD_STEP > raw.answered + N_UNREAD_IN_FLIGHT) {
                                 /* Not all replies of the calls in flight fit into dbus-daemon's queue for
                                  * the raw client (max_outgoing_bytes): from here on dbus-daemon decides. */
@@ -1269,8 +1308,8 @@ static void test_unread_replies(CwFixture *f, gconstpointer data) {
         g_test_message("%u calls written in %.0f ms%s; %u answered so far, %" G_GUINT64_FORMAT
                        " bytes queued for the raw client by dbus-daemon",
                        sent, (double) (g_get_monotonic_time() - start) / 1000.0,
-                       queue_full ? " (then dbus-daemon's queue for the raw client was full)" : "", raw.answered,
-                       raw.queued_bytes);
+                       queue_full ? " (then dbus-daemon's queue for the raw client was full)" : "",
+                       raw.answered, raw.queued_bytes);
         if (within)
                 g_assert_false(queue_full);
         else
