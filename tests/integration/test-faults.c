@@ -178,6 +178,29 @@ static gboolean ignores_term(gpointer p) {
 
 /* ---- 1. a client dies during Spawn ---- */
 
+typedef struct NamesQuery {
+        CwFixture *f;
+        GPtrArray *names;
+} NamesQuery;
+
+/* For cw_wait_until(): none of the unique names has an owner any more. */
+static gboolean names_gone(gpointer data) {
+        NamesQuery *q = data;
+        for (guint i = 0; i < q->names->len; i++) {
+                g_autoptr(GError) error = NULL;
+                g_autoptr(GVariant) r = g_dbus_connection_call_sync(
+                        q->f->conn, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                        "NameHasOwner", g_variant_new("(s)", (const char *) g_ptr_array_index(q->names, i)),
+                        G_VARIANT_TYPE("(b)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+                gboolean has = FALSE;
+                g_assert_no_error(error);
+                g_variant_get(r, "(b)", &has);
+                if (has)
+                        return FALSE;
+        }
+        return TRUE;
+}
+
 typedef struct Parting {
         char desc[64];
         gboolean watch_bus;
@@ -196,6 +219,7 @@ static void test_client_gone_spawn(CwFixture *f, gconstpointer data) {
         Parting parting[40];
         guint n = 0, found = 0;
         g_autoptr(GPtrArray) env = g_ptr_array_new_with_free_func(g_free);
+        g_autoptr(GPtrArray) departed = g_ptr_array_new_with_free_func(g_free);
 
         for (guint i = 0; i < 20000; i++)
                 g_ptr_array_add(env, g_strdup_printf("CW_FAULT_VAR_%u=%u", i, i));
@@ -223,12 +247,17 @@ static void test_client_gone_spawn(CwFixture *f, gconstpointer data) {
                 g_assert_true(g_dbus_connection_flush_sync(c, NULL, NULL));
                 if (round % 4 == 3)
                         cw_spin(round); /* a little later, now and then */
+                g_ptr_array_add(departed, g_strdup(g_dbus_connection_get_unique_name(c)));
                 g_dbus_connection_close_sync(c, NULL, NULL);
                 g_object_unref(c);
         }
-        /* The service has handled everything once it answers us after the departures. */
-        cw_spin(500);
+        /* Once dbus-daemon has seen every client leave, it has passed on all of their calls; the
+         * service has taken them once it answers us (cw_service_pid() pings it), and the spawns
+         * it handed to its helpers are done a moment later. */
+        NamesQuery gone = { f, departed };
+        g_assert_true(cw_wait_until(names_gone, &gone, cw_timeout_ms(10000)));
         g_assert_cmpint(cw_service_pid(f), ==, service);
+        cw_spin(cw_timeout_ms(500));
         for (guint i = 0; i < n; i++) {
                 g_autofree char *path = find_by_description(f->conn, parting[i].desc);
                 if (!path)
@@ -245,7 +274,7 @@ static void test_client_gone_spawn(CwFixture *f, gconstpointer data) {
                         assert_end(f->conn, path, TRUE, 0, "killed", SIGKILL);
                 }
                 assert_one_terminal(f, path, "killed", parting[i].watch_bus ? SIGTERM : SIGKILL);
-                if (!cw_wait_until(pid_reaped, GINT_TO_POINTER(pid), 5000))
+                if (!cw_wait_until(pid_reaped, GINT_TO_POINTER(pid), cw_timeout_ms(5000)))
                         g_error("%s: pid %u was not reaped", parting[i].desc, pid);
                 cw_release(f->conn, path);
         }
@@ -266,16 +295,18 @@ static void test_client_gone_wait(CwFixture *f, gconstpointer data) {
         guint fds_before = count_fds(service);
         ConnQuery q = { f, count_bus_connections(f) + 1 };
 
+        CwCallWatch *waits = cw_call_watch_new(f, "Wait");
         GSubprocess *client = client_process(f, path, "Wait", NULL);
-        g_assert_true(cw_wait_until(bus_connections_at_least, &q, 10000));
-        cw_spin(300); /* its Wait is with the service by now */
+        g_assert_true(cw_wait_until(bus_connections_at_least, &q, cw_timeout_ms(10000)));
+        cw_call_watch_wait(f, waits, 1); /* its Wait is with the service */
         GDBusConnection *many = cw_fixture_new_connection(f);
         for (guint i = 0; i < 100; i++)
                 g_dbus_connection_call(many, CW_NAME, path, CW_PROCESS_IFACE, "Wait", NULL,
                                        G_VARIANT_TYPE("(si)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL,
                                        on_ignored_reply, NULL);
         g_assert_true(g_dbus_connection_flush_sync(many, NULL, NULL));
-        cw_spin(200);
+        cw_call_watch_wait(f, waits, 101);
+        cw_call_watch_free(waits);
         client_process_kill(client);
         g_object_unref(client);
         g_dbus_connection_close_sync(many, NULL, NULL);
@@ -309,17 +340,19 @@ static void test_client_gone_kill(CwFixture *f, gconstpointer data) {
         g_assert_true(cw_wait_until(ignores_term, GINT_TO_POINTER(pid), cw_timeout_ms(5000)));
         ConnQuery q = { f, count_bus_connections(f) + 1 };
 
+        CwCallWatch *kills = cw_call_watch_new(f, "Kill");
         gint64 start = g_get_monotonic_time();
         GSubprocess *client = client_process(f, path, "Kill", "1000000");
-        g_assert_true(cw_wait_until(bus_connections_at_least, &q, 10000));
-        cw_spin(200);
+        g_assert_true(cw_wait_until(bus_connections_at_least, &q, cw_timeout_ms(10000)));
+        cw_call_watch_wait(f, kills, 1); /* its Kill is with the service */
+        cw_call_watch_free(kills);
         client_process_kill(client);
         g_object_unref(client);
         g_assert_cmpint(cw_wait_for_event(f, path, "killed", cw_timeout_ms(10000)), ==, SIGKILL);
         g_assert_cmpint(g_get_monotonic_time() - start, >=, 1000000);
         assert_end(f->conn, path, FALSE, 0, "killed", SIGKILL);
         assert_one_terminal(f, path, "killed", SIGKILL);
-        g_assert_true(cw_wait_until(pid_reaped, GINT_TO_POINTER(pid), 5000));
+        g_assert_true(cw_wait_until(pid_reaped, GINT_TO_POINTER(pid), cw_timeout_ms(5000)));
         cw_release(f->conn, path);
         cw_assert_service_alive(f, service);
 }
@@ -371,10 +404,11 @@ static void test_sigterm(CwFixture *f, gconstpointer data) {
         PendingCall kill_call = { 0 }, wait_call = { 0 };
         g_dbus_connection_call(f->conn, CW_NAME, klr_paths[1], CW_PROCESS_IFACE, "Kill",
                                g_variant_new("(t)", (guint64) 20 * G_USEC_PER_SEC), G_VARIANT_TYPE("(si)"),
-                               G_DBUS_CALL_FLAGS_NONE, -1, NULL, on_pending_done, &kill_call);
+                               G_DBUS_CALL_FLAGS_NONE, (gint) cw_timeout_ms(60000), NULL, on_pending_done,
+                               &kill_call);
         g_dbus_connection_call(f->conn, CW_NAME, klr_paths[2], CW_PROCESS_IFACE, "Wait", NULL,
-                               G_VARIANT_TYPE("(si)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL, on_pending_done,
-                               &wait_call);
+                               G_VARIANT_TYPE("(si)"), G_DBUS_CALL_FLAGS_NONE, (gint) cw_timeout_ms(60000), NULL,
+                               on_pending_done, &wait_call);
         g_autoptr(GVariant) ping =
                 cw_call(f->conn, CW_MANAGER_PATH, "org.freedesktop.DBus.Peer", "Ping", NULL, "()", &error);
         g_assert_no_error(error);
@@ -388,10 +422,12 @@ static void test_sigterm(CwFixture *f, gconstpointer data) {
         g_assert_false(cw_pid_exists(service));
 
         /* The pending calls end at once (NoReply from the bus), not after their timeout. */
-        g_assert_true(cw_wait_until(pending_done, &kill_call, 5000));
-        g_assert_true(cw_wait_until(pending_done, &wait_call, 5000));
+        g_assert_true(cw_wait_until(pending_done, &kill_call, cw_timeout_ms(5000)));
+        g_assert_true(cw_wait_until(pending_done, &wait_call, cw_timeout_ms(5000)));
         g_assert_nonnull(kill_call.error);
         g_assert_nonnull(wait_call.error);
+        g_assert_false(g_error_matches(kill_call.error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT));
+        g_assert_false(g_error_matches(wait_call.error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT));
         g_test_message("pending Kill: %s; pending Wait: %s", kill_call.error->message,
                        wait_call.error->message);
         g_clear_error(&kill_call.error);
@@ -921,7 +957,7 @@ static void test_fork_1000_tree(CwFixture *f, gconstpointer data) {
         g_assert_false(cw_pid_exists((pid_t) pid));
         assert_one_terminal(f, path, "killed", SIGTERM);
         g_assert_cmpuint(cw_count_zombies(service), ==, 0);
-        g_assert_true(cw_wait_until(service_back_to_helper, GINT_TO_POINTER(service), 5000));
+        g_assert_true(cw_wait_until(service_back_to_helper, GINT_TO_POINTER(service), cw_timeout_ms(5000)));
         cw_release(f->conn, path);
         cw_assert_service_alive(f, service);
 }
