@@ -767,8 +767,9 @@ static void test_nproc_as_user(CwFixture *f, gconstpointer data) {
 
 /* Users of the base system that no test of ours runs as (test-multiuser takes nobody and
  * daemon) and no service does. */
-static const char *const nproc_users[] = { "games", "man",    "news",  "uucp",
-                                            "list",  "irc",    "backup", "proxy" };
+static const char *const nproc_users[] = {
+        "games", "man", "news", "uucp", "list", "irc", "backup", "proxy",
+};
 
 static void test_nproc(CwFixture *f, gconstpointer data) {
         /* Root is exempt from RLIMIT_NPROC (the kernel skips the check for uid 0 and for
