@@ -489,11 +489,14 @@ static void test_run_service_vanishes(CwFixture *f, gconstpointer data) {
         guint32 pid;
         CtlProc *p = start_waiting_sleep(f, NULL, &path, &pid);
         g_autofree char *id = ctl_path_id_string(path);
+        CwCallWatch *waits = cw_call_watch_new(f, "Wait");
         CtlProc *w = ctl_start(f, (const char *const[]){ "wait", id, NULL });
         pid_t service = cw_service_pid(f);
 
-        /* Both wait; let the wait call reach the service before it goes. */
-        cw_spin(T(300));
+        /* Both wait (run --wait on StateChanged); the wait call reaches the service before it
+         * goes. */
+        cw_call_watch_wait(f, waits, 1);
+        cw_call_watch_free(waits);
         g_assert_false(ctl_proc_done(w));
         /* The service stops (cleanly: teardown checks its exit status), the program keeps
          * running: nobody can tell how it will end. */

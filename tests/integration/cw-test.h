@@ -204,3 +204,16 @@ void cw_reap_and_kill_leftovers(void);
 /* Fails the test (g_test_fail_printf()) when @pid still has zombie children after a bounded
  * wait (cw_timeout_ms(2000)). */
 void cw_assert_no_zombies(pid_t pid);
+
+/* ---- Calls on their way to the service ----
+ *
+ * For a call that another process makes (a client the test kills), nothing on the bus says
+ * when it reached the service. A watch is a monitor connection (BecomeMonitor) that counts the
+ * method calls named @member that dbus-daemon passes to anyone; cw_call_watch_wait() waits
+ * (bounded) until it saw @n of them since the watch began, then makes a round trip to the
+ * service, which by then has handled them (they were in its queue before that Ping). */
+typedef struct CwCallWatch CwCallWatch;
+CwCallWatch *cw_call_watch_new(CwFixture *f, const char *member);
+guint cw_call_watch_count(CwCallWatch *w);
+void cw_call_watch_wait(CwFixture *f, CwCallWatch *w, guint n);
+void cw_call_watch_free(CwCallWatch *w);

@@ -1324,9 +1324,12 @@ static void test_kill_escalates(CwFixture *f, gconstpointer data) {
         gint64 start = g_get_monotonic_time();
         end_call_start(&kill_call, f->conn, path, "Kill", g_variant_new("(t)", (guint64) 300000));
         cw_spin(150);
-        /* SIGTERM came and went: still running. */
-        g_assert_true(end_call_pending(&kill_call));
-        g_assert_false(l.reaped);
+        /* SIGTERM came and went: still running. The answer and the SIGKILL come no earlier than
+         * 300 ms after the call, so this holds when it is looked at before then; on a busy
+         * machine the look may come later (the end is checked below all the same). */
+        gboolean running = end_call_pending(&kill_call) && !l.reaped;
+        if (g_get_monotonic_time() - start < 300000)
+                g_assert_true(running);
         end_call_finish(&kill_call, "killed", SIGKILL, 5000);
         g_assert_cmpint(g_get_monotonic_time() - start, >=, 300000);
         assert_local_killed_by(&l, SIGKILL);

@@ -122,6 +122,27 @@ static void test_output_after_end(CwFixture *f, gconstpointer data) {
         cw_release(f->conn, path);
 }
 
+typedef struct ForegroundQuery {
+        int master;
+        pid_t shell;
+        pid_t job;
+} ForegroundQuery;
+
+/* For cw_wait_until(): the terminal's foreground process group is a job of the shell's, and
+ * its leader runs sleep. */
+static gboolean sleep_in_foreground(gpointer data) {
+        ForegroundQuery *q = data;
+        pid_t pgrp = 0;
+
+        if (ioctl(q->master, TIOCGPGRP, &pgrp) < 0 || pgrp <= 0 || pgrp == q->shell)
+                return FALSE;
+        g_autofree char *comm = cw_proc_comm(pgrp);
+        if (g_strcmp0(comm, "sleep") != 0)
+                return FALSE;
+        q->job = pgrp;
+        return TRUE;
+}
+
 static void test_job_control(CwFixture *f, gconstpointer data) {
         /* An interactive shell on the terminal: job control works (a background job that reads
          * from the terminal is stopped by SIGTTIN), and ^C from the terminal reaches the
@@ -133,12 +154,18 @@ static void test_job_control(CwFixture *f, gconstpointer data) {
         g_autofree char *path = cw_spawn(f, argv, cw_one_option("pty", g_variant_new_boolean(TRUE)), &pid);
         int master = get_pty(f, path, &error);
         g_assert_no_error(error);
-        const char script[] = "sleep 30\n\003echo after-interrupt\nexit 7\n";
-        for (const char *p = script; *p; p++) {
-                /* One key at a time, as typed, with time for the shell to react to ^C. */
-                g_assert_cmpint(write(master, p, 1), ==, 1);
-                if (*p == '\n' || *p == '\003')
-                        g_usleep(200000);
+        /* ^C once sleep runs as the foreground job; then the job is gone (SIGINT), the shell
+         * reads on. */
+        const char *const keys[] = { "sleep 30\n", "\003", "echo after-interrupt\nexit 7\n" };
+        ForegroundQuery q = { master, (pid_t) pid, 0 };
+        for (guint i = 0; i < G_N_ELEMENTS(keys); i++) {
+                if (i == 1 && !cw_wait_until(sleep_in_foreground, &q, cw_timeout_ms(10000)))
+                        g_error("sleep 30 did not become the terminal's foreground job");
+                if (i == 2 && !cw_wait_until(cw_pid_gone, GINT_TO_POINTER(q.job), cw_timeout_ms(10000)))
+                        g_error("the foreground job %d did not end on ^C", (int) q.job);
+                /* One key at a time, as typed. */
+                for (const char *p = keys[i]; *p; p++)
+                        g_assert_cmpint(write(master, p, 1), ==, 1);
         }
         g_autofree char *out = read_until_hangup(master, 15000);
         g_test_message("shell output: %s", out);
