@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/parse.h"
 #include "util/pidfd-info.h"
 #include "util/proc-stat.h"
 #include "util/time-util.h"
@@ -49,23 +50,6 @@ struct CgroupRoot {
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(FILE *, fclose);
 DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir);
-
-/* Strict decimal, as we write names and ids: no sign, no blanks, no leading zeros. */
-static int parse_u64(const char *s, size_t len, uint64_t *ret) {
-        uint64_t v = 0;
-
-        if (len == 0 || len > 20 || (s[0] == '0' && len > 1))
-                return -EINVAL;
-        for (size_t i = 0; i < len; i++) {
-                if (s[i] < '0' || s[i] > '9')
-                        return -EINVAL;
-                if (v > (UINT64_MAX - (uint64_t) (s[i] - '0')) / 10)
-                        return -ERANGE;
-                v = v * 10 + (uint64_t) (s[i] - '0');
-        }
-        *ret = v;
-        return 0;
-}
 
 /* Reads a small file below @dir_fd into @buf, NUL-terminated. */
 static int read_small_file_at(int dir_fd, const char *name, char *buf, size_t size) {
@@ -97,7 +81,7 @@ static int flat_keyed_get(const char *text, const char *key, uint64_t *ret) {
         for (const char *l = text; *l; ) {
                 size_t len = strcspn(l, "\n");
                 if (len > key_len && strncmp(l, key, key_len) == 0 && l[key_len] == ' ')
-                        return parse_u64(l + key_len + 1, len - key_len - 1, ret);
+                        return parse_u64_n(l + key_len + 1, len - key_len - 1, PARSE_NO_LEADING_ZERO, ret);
                 l += len;
                 if (*l)
                         l++;
@@ -207,7 +191,7 @@ static bool container_name_pid(const char *name, pid_t *ret) {
         if (strncmp(name, CONTAINER_PREFIX, strlen(CONTAINER_PREFIX)) != 0)
                 return false;
         name += strlen(CONTAINER_PREFIX);
-        if (parse_u64(name, strlen(name), &pid) < 0 || pid == 0 || pid > INT32_MAX)
+        if (parse_u64_n(name, strlen(name), PARSE_NO_LEADING_ZERO, &pid) < 0 || pid == 0 || pid > INT32_MAX)
                 return false;
         *ret = (pid_t) pid;
         return true;
@@ -241,7 +225,7 @@ static int xattr_get_u64(int fd, const char *name, uint64_t *ret) {
         n = fgetxattr(fd, name, buf, sizeof(buf) - 1);
         if (n < 0)
                 return errno == ENODATA || errno == EOPNOTSUPP ? 0 : -errno;
-        if (parse_u64(buf, (size_t) n, ret) < 0)
+        if (parse_u64_n(buf, (size_t) n, PARSE_NO_LEADING_ZERO, ret) < 0)
                 return -EBADMSG;
         return 1;
 }
@@ -645,7 +629,8 @@ int cgroup_tree_signal(int fd, uint64_t cgroup_id, int sig, uid_t as_uid) {
 
                         if (++seen > SIGNAL_PIDS_MAX)
                                 return -E2BIG;
-                        if (parse_u64(line, (size_t) (nl - line), &pid) < 0 || pid == 0 || pid > INT32_MAX)
+                        if (parse_u64_n(line, (size_t) (nl - line), PARSE_NO_LEADING_ZERO, &pid) < 0 || pid == 0 ||
+                            pid > INT32_MAX)
                                 return -EBADMSG;
                         r = signal_one((pid_t) pid, cgroup_id, sig, as_uid);
                         if (r < 0)
@@ -681,7 +666,7 @@ int cgroup_tree_read_stats(int fd, CgroupTreeStats *ret) {
 
         r = read_small_file_at(fd, "memory.peak", buf, sizeof(buf));
         if (r >= 0) {
-                r = parse_u64(buf, strcspn(buf, "\n"), &stats.memory_peak);
+                r = parse_u64_n(buf, strcspn(buf, "\n"), PARSE_NO_LEADING_ZERO, &stats.memory_peak);
                 if (r < 0)
                         return r;
         } else if (r != -ENOENT)
@@ -718,7 +703,7 @@ int cgroup_root_tree_of_pid(const CgroupRoot *r, pid_t pid, uint64_t *ret_id) {
                 if (!rest || rest[0] != '/')
                         return 0;
                 /* Exactly one level below the container: a tree's own sub-cgroups are not ours. */
-                if (parse_u64(rest + 1, strlen(rest + 1), ret_id) < 0)
+                if (parse_u64_n(rest + 1, strlen(rest + 1), PARSE_NO_LEADING_ZERO, ret_id) < 0)
                         return 0;
                 return 1;
         }

@@ -34,6 +34,7 @@
 #include "spawn-pool.h"
 #include "user-creds.h"
 #include "util/env.h"
+#include "util/fs-util.h"
 #include "util/log.h"
 #include "util/strv.h"
 #include "util/time-util.h"
@@ -403,7 +404,7 @@ int child_spawn(Manager *m, Client *owner, sd_bus_message *message, char * const
                 }
         }
 
-        const char *cwd = o->cwd ?: login ? (is_directory(creds->home) ? creds->home : "/") : m->home ?: "/";
+        const char *cwd = o->cwd ?: login ? (is_usable_directory(creds->home) ? creds->home : "/") : m->home ?: "/";
         call->job.request = (SpawnRequest) {
                 .program = call->argv[0],
                 .argv = call->argv,

@@ -2,6 +2,8 @@
 
 #include "cli.h"
 
+#include "util/parse.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -15,16 +17,10 @@ void config_done(Config *c) {
 }
 
 int parse_unsigned(const char *s, unsigned *ret) {
-        char *end;
-
-        if (!s || *s < '0' || *s > '9')
-                return -EINVAL;
-        errno = 0;
-        unsigned long v = strtoul(s, &end, 10);
-        if (errno == ERANGE || v > UINT_MAX)
-                return -ERANGE;
-        if (*end)
-                return -EINVAL;
+        uint64_t v;
+        int r = parse_u64_max(s, UINT_MAX, 0, &v);
+        if (r < 0)
+                return r;
         *ret = (unsigned) v;
         return 0;
 }

@@ -50,6 +50,8 @@
 #include "bus-process.h"
 #include "child.h"
 #include "client.h"
+#include "util/fs-util.h"
+#include "util/parse.h"
 #include "util/log.h"
 #include "util/missing.h"
 #include "util/pidfd-info.h"
@@ -363,11 +365,15 @@ void manager_scan_orphans(Manager *m) {
                 return;
         buf[n] = 0;
 
-        for (char *p = buf, *e; *p; p = e) {
-                long pid = strtol(p, &e, 10);
-                if (e == p)
+        /* Pids, each followed by a blank. */
+        for (char *p = buf; *p;) {
+                size_t len = strcspn(p, " \n");
+                uint64_t pid;
+                if (parse_u64_n(p, len, PARSE_NO_LEADING_ZERO, &pid) < 0 || pid == 0 || pid > INT32_MAX)
                         break;
                 manager_take_unknown(m, (pid_t) pid);
+                p += len;
+                p += strspn(p, " \n");
         }
 
         end = now_usec(CLOCK_MONOTONIC);
@@ -590,11 +596,6 @@ void manager_check_idle(Manager *m) {
                                        manager_on_idle, m);
         if (r < 0)
                 log_warning("Cannot arm the idle timer: %s", strerror(-r));
-}
-
-static bool is_usable_directory(const char *path) {
-        struct stat st;
-        return path && path[0] == '/' && stat(path, &st) >= 0 && S_ISDIR(st.st_mode) && access(path, X_OK) >= 0;
 }
 
 /* The default cwd of spawned programs: our home, else "/" (API.md). System users often have

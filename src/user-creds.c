@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/parse.h"
 #include "util/strv.h"
 
 /* The PATH of a login, as Debian's /etc/login.defs gives it to users. */
@@ -30,20 +31,10 @@ void user_creds_done(UserCreds *c) {
         *c = (UserCreds) {};
 }
 
-bool is_directory(const char *path) {
-        struct stat st;
-        return path && path[0] == '/' && stat(path, &st) >= 0 && S_ISDIR(st.st_mode);
-}
-
 /* A decimal id: digits only, no sign, in range, not the (id_t) -1 that means "unchanged". */
 static int parse_id(const char *s, unsigned *ret) {
-        char *end;
-
-        if (*s < '0' || *s > '9')
-                return -EINVAL;
-        errno = 0;
-        unsigned long v = strtoul(s, &end, 10);
-        if (*end || errno == ERANGE || v >= UINT_MAX)
+        uint64_t v;
+        if (parse_u64_max(s, UINT_MAX - 1, 0, &v) < 0)
                 return -EINVAL;
         *ret = (unsigned) v;
         return 0;

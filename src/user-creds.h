@@ -37,5 +37,4 @@ int user_creds_resolve(const char *user, uid_t uid, const char *group, UserCreds
 /* PATH, HOME, USER, LOGNAME and SHELL as a login of @c would have them (NULL-terminated). */
 char **user_creds_environment(const UserCreds *c);
 
-/* Whether @path is an existing directory (for the default cwd). */
-bool is_directory(const char *path);
+

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "macro.h"
+#include "parse.h"
 
 int proc_stat_parse(const char *text, ProcStat *ret) {
         ProcStat st = {};
@@ -42,8 +43,9 @@ int proc_stat_parse(const char *text, ProcStat *ret) {
                 if (p)
                         p++;
         }
-        if (p && *p >= '0' && *p <= '9')
-                st.starttime = strtoull(p, NULL, 10);
+        uint64_t starttime;
+        if (p && parse_u64_n(p, strcspn(p, " \n"), 0, &starttime) >= 0)
+                st.starttime = starttime;
         *ret = st;
         return 0;
 }

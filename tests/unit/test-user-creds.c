@@ -112,21 +112,11 @@ static void test_environment(void) {
         user_creds_done(&c);
 }
 
-static void test_is_directory(void) {
-        g_assert_true(is_directory("/"));
-        g_assert_true(is_directory("/tmp"));
-        g_assert_false(is_directory("/nonexistent-childwatch"));
-        g_assert_false(is_directory("/etc/passwd"));
-        g_assert_false(is_directory("tmp"));
-        g_assert_false(is_directory(NULL));
-}
-
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/user-creds/by-name-and-number", test_by_name_and_number);
         g_test_add_func("/user-creds/group", test_group);
         g_test_add_func("/user-creds/errors", test_errors);
         g_test_add_func("/user-creds/environment", test_environment);
-        g_test_add_func("/user-creds/is-directory", test_is_directory);
         return g_test_run();
 }
