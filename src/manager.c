@@ -1,32 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 /*
- * Stop/continue reports. sd-event 252 walks every child source on each
- * SIGCHLD as soon as one of them asks for WSTOPPED/WCONTINUED, or as soon as
- * anyone adds a SIGCHLD signal source. So child sources here are exit-only
- * (epoll on the pidfd) and SIGCHLD arrives through a signalfd of our own:
- * the child it names is asked directly with waitid(P_PIDFD), O(1). SIGCHLD
- * coalesces, so a report can hide behind another one; a sweep with
- * waitid(P_ALL, WSTOPPED|WCONTINUED|WNOHANG), which reaps nothing, catches
- * those. That sweep is O(children) in the kernel (~150 µs at 5,000, under a
- * lock that stalls fork and exit system-wide), so it runs from a timer
- * SWEEP_DELAY_USEC after the first SIGCHLD of a burst, once per burst, and
- * only while some running child asked for such events: a hidden report is
- * late by at most that delay, and the exit path never pays for the sweep.
- *
- * Orphans. The service is a child subreaper, so descendants of the processes
- * it spawned re-parent to it when their own parent ends. Nothing announces
- * such an arrival; only /proc/self/task/TID/children lists it, and reading
- * that costs ~0.5 µs per child (2.5 ms at 5,000). So the list is read only
- * after a direct child of ours ended (the kernel re-parents a process's
- * children before its end is reported), a few ms later and at most once per
- * SCAN_INTERVAL_USEC (or 20× the last scan's cost): a daemonizing program's
- * grandchild shows up within about that interval. An orphan's own end
- * arrives as a SIGCHLD whose ssi_pid names it: it is taken over in O(1),
- * and the scan mops up those that SIGCHLD coalescing hid.
+ * The registry of the service: children by id (those with an object) and by pid (those not
+ * yet reaped), the running and ended counts per user that the limits read, the descriptor
+ * reserve, and the making and freeing of it all. The rest of the manager's work has files of
+ * its own: manager-reports.c (stop/continue reports, the announce queue), manager-orphans.c,
+ * manager-group-poll.c, manager-idle.c, manager-bus.c (the connection and the name).
  */
 
-#include "manager.h"
+#include "manager-internal.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -39,19 +21,14 @@
 #include <sys/resource.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
-#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "bus-errors.h"
-#include "bus-manager.h"
 #include "bus-managed-objects.h"
-#include "bus-process.h"
 #include "child.h"
 #include "client.h"
 #include "util/fs-util.h"
-#include "util/parse.h"
 #include "util/log.h"
 #include "util/missing.h"
 #include "util/pidfd-info.h"
@@ -59,16 +36,6 @@
 #include "util/time-util.h"
 
 extern char **environ;
-
-/* How late a stop/continue report hidden by SIGCHLD coalescing may be announced. */
-#define SWEEP_DELAY_USEC (10 * UINT64_C(1000))
-#define SWEEP_ACCURACY_USEC (1 * UINT64_C(1000))
-/* Orphan scans: how soon after the triggering exit, and how rarely. */
-#define SCAN_DELAY_USEC (5 * UINT64_C(1000))
-#define SCAN_INTERVAL_USEC (100 * UINT64_C(1000))
-#define SCAN_ACCURACY_USEC (5 * UINT64_C(1000))
-/* How often the group of a process-group tree whose leader ended is checked for members. */
-#define GROUP_POLL_USEC (100 * UINT64_C(1000))
 
 Child *manager_get_child_by_id(Manager *m, uint64_t id) {
         return hashmap_get(&m->children_by_id, &id);
@@ -278,326 +245,6 @@ void manager_remove_object(Manager *m, Child *c) {
         c->released = true;
 }
 
-static void manager_dispatch_stop_report(Manager *m, const siginfo_t *si) {
-        ChildEvent event = child_event_from_si_code(si->si_code);
-        if (event != CHILD_EVENT_STOPPED && event != CHILD_EVENT_CONTINUED)
-                return;
-
-        Child *c = manager_get_child_by_pid(m, si->si_pid);
-        if (c && (c->events & CHILD_EVENTS_STOP_CONTINUE))
-                child_handle_event(c, event, si->si_status);
-}
-
-static int manager_on_sweep(sd_event_source *s, uint64_t usec, void *userdata) {
-        Manager *m = userdata;
-        (void) s;
-        (void) usec;
-
-        /* Bounded: each round consumes one report, and each child has at most one pending. */
-        size_t limit = hashmap_size(&m->children_by_pid) + 16;
-        for (size_t i = 0; i < limit && m->n_stop_watchers > 0; i++) {
-                siginfo_t si = {};
-                if (waitid(P_ALL, 0, &si, WSTOPPED | WCONTINUED | WNOHANG) < 0 || si.si_pid == 0)
-                        break;
-                manager_dispatch_stop_report(m, &si);
-        }
-        return 0;
-}
-
-/* A direct child nobody watches: an orphan that re-parented to us (or, rarely, a child
- * whose spawn the helper gave up on). Not a spawn helper (each has a source of its own),
- * nor the child of a Spawn whose answer has not been read yet: it may exit, and its SIGCHLD
- * arrive, before its helper's answer; it is registered (and its exit seen through its
- * pidfd) when the answer is read. O(helpers). */
-static void manager_take_unknown(Manager *m, pid_t pid) {
-        Child *c = NULL;
-        int r;
-
-        if (pid <= 0 || manager_get_child_by_pid(m, pid) || spawn_pool_owns_pid(m->spawn_pool, pid))
-                return;
-        r = child_adopt_orphan(m, pid, &c);
-        if (r < 0) {
-                /* Never leave it a zombie: reap it unannounced rather than not at all. */
-                log_warning("Cannot watch orphan %d, reaping it unannounced: %s", (int) pid, strerror(-r));
-                siginfo_t si = {};
-                (void) waitid(P_PID, (id_t) pid, &si, WEXITED | WNOHANG);
-        }
-}
-
-void manager_scan_orphans(Manager *m) {
-        _cleanup_free_ char *buf = NULL;
-        _cleanup_close_ int fd = -EBADF;
-        char path[64];
-        size_t size = 16384, n = 0;
-        uint64_t start, end;
-
-        start = now_usec(CLOCK_MONOTONIC);
-        (void) snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int) getpid());
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) {
-                log_debug("Cannot list our children: %s", strerror(errno));
-                return;
-        }
-        /* The kernel hands out about a page per read(), short of the end: read to EOF. */
-        for (;;) {
-                if (!buf || size - n < 4096) {
-                        if (buf && size > (size_t) 64 << 20)
-                                break; /* ~10 M children: we cannot have more */
-                        if (buf)
-                                size *= 2;
-                        char *t = realloc(buf, size + 1);
-                        if (!t)
-                                return;
-                        buf = t;
-                }
-                ssize_t k = read(fd, buf + n, size - n);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0) {
-                        log_debug("Cannot list our children: %s", strerror(errno));
-                        return;
-                }
-                if (k == 0)
-                        break;
-                n += (size_t) k;
-        }
-        if (!buf)
-                return;
-        buf[n] = 0;
-
-        /* Pids, each followed by a blank. */
-        for (char *p = buf; *p;) {
-                size_t len = strcspn(p, " \n");
-                uint64_t pid;
-                if (parse_u64_n(p, len, PARSE_NO_LEADING_ZERO, &pid) < 0 || pid == 0 || pid > INT32_MAX)
-                        break;
-                manager_take_unknown(m, (pid_t) pid);
-                p += len;
-                p += strspn(p, " \n");
-        }
-
-        end = now_usec(CLOCK_MONOTONIC);
-        /* Scans may use at most ~5% of the time. */
-        uint64_t gap = (end - start) * 20;
-        m->scan_not_before = end + (gap > SCAN_INTERVAL_USEC ? gap : SCAN_INTERVAL_USEC);
-        log_debug("Listed %zu bytes of children in %" PRIu64 " us.", n, end - start);
-}
-
-static int manager_on_scan(sd_event_source *s, uint64_t usec, void *userdata) {
-        (void) s;
-        (void) usec;
-        manager_scan_orphans(userdata);
-        return 0;
-}
-
-void manager_schedule_orphan_scan(Manager *m) {
-        int enabled = SD_EVENT_OFF;
-
-        if (!m->scan_source || !m->subreaper)
-                return;
-        if (sd_event_source_get_enabled(m->scan_source, &enabled) >= 0 && enabled != SD_EVENT_OFF)
-                return; /* one scan serves every exit until then */
-        uint64_t when = now_usec(CLOCK_MONOTONIC) + SCAN_DELAY_USEC;
-        if (when < m->scan_not_before)
-                when = m->scan_not_before;
-        (void) sd_event_source_set_time(m->scan_source, when);
-        (void) sd_event_source_set_enabled(m->scan_source, SD_EVENT_ONESHOT);
-}
-
-static int manager_on_group_poll(sd_event_source *s, uint64_t usec, void *userdata) {
-        Manager *m = userdata;
-        Child *c, **list;
-        size_t n = 0;
-        (void) usec;
-
-        /* child_check_tree() may free c, so collect first. */
-        list = calloc(hashmap_size(&m->leaders) + 1, sizeof(Child *));
-        if (list) {
-                HASHMAP_FOREACH(c, &m->leaders, i)
-                        if (c->tree_running && !child_is_running(c))
-                                list[n++] = c;
-                for (size_t i = 0; i < n; i++)
-                        child_check_tree(list[i]);
-                free(list);
-        }
-        if (m->n_group_polls > 0)
-                (void) sd_event_source_set_time_relative(s, GROUP_POLL_USEC);
-        return 0;
-}
-
-void manager_group_poll_ref(Manager *m) {
-        if (m->n_group_polls++ > 0 || !m->group_poll_source)
-                return;
-        (void) sd_event_source_set_time_relative(m->group_poll_source, GROUP_POLL_USEC);
-        (void) sd_event_source_set_enabled(m->group_poll_source, SD_EVENT_ON);
-}
-
-void manager_group_poll_unref(Manager *m) {
-        if (m->n_group_polls == 0 || --m->n_group_polls > 0 || !m->group_poll_source)
-                return;
-        (void) sd_event_source_set_enabled(m->group_poll_source, SD_EVENT_OFF);
-}
-
-static void manager_arm_sweep(Manager *m) {
-        uint64_t now;
-        int enabled = SD_EVENT_OFF;
-
-        if (m->n_stop_watchers == 0)
-                return;
-        if (sd_event_source_get_enabled(m->sweep_source, &enabled) >= 0 && enabled != SD_EVENT_OFF)
-                return; /* already due: one sweep serves the whole burst */
-        if (sd_event_now(m->event, CLOCK_MONOTONIC, &now) < 0)
-                return;
-        (void) sd_event_source_set_time(m->sweep_source, now + SWEEP_DELAY_USEC);
-        (void) sd_event_source_set_enabled(m->sweep_source, SD_EVENT_ONESHOT);
-}
-
-void manager_drain_sigchld(Manager *m) {
-        struct signalfd_siginfo buf[16];
-        bool unknown = false;
-        int fd = m->sigchld_fd;
-
-        if (fd < 0)
-                return;
-
-        for (;;) {
-                ssize_t n = read(fd, buf, sizeof(buf));
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        if (errno != EAGAIN)
-                                log_warning("Cannot read SIGCHLD: %s", strerror(errno));
-                        break;
-                }
-                for (size_t i = 0; i < (size_t) n / sizeof(buf[0]); i++) {
-                        pid_t pid = (pid_t) buf[i].ssi_pid;
-                        Child *c = manager_get_child_by_pid(m, pid);
-                        if (!c) {
-                                /* Only the kernel sends CLD_* codes; anyone may send SIGCHLD. */
-                                if (buf[i].ssi_code > 0) {
-                                        manager_take_unknown(m, pid);
-                                        unknown = true;
-                                }
-                                continue;
-                        }
-                        /* Exits of our children arrive through their pidfds. */
-                        if (buf[i].ssi_code != CLD_STOPPED && buf[i].ssi_code != CLD_CONTINUED)
-                                continue;
-                        if (!(c->events & CHILD_EVENTS_STOP_CONTINUE) || child_pidfd(c) < 0)
-                                continue;
-                        siginfo_t si = {};
-                        if (waitid(P_PIDFD, (id_t) child_pidfd(c), &si, WSTOPPED | WCONTINUED | WNOHANG) >= 0 &&
-                            si.si_pid > 0)
-                                manager_dispatch_stop_report(m, &si);
-                }
-                if ((size_t) n < sizeof(buf))
-                        break;
-        }
-
-        if (unknown)
-                /* SIGCHLD coalesces: one that named an orphan may have hidden another. */
-                manager_schedule_orphan_scan(m);
-        manager_arm_sweep(m);
-}
-
-static int manager_on_sigchld(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        (void) s;
-        (void) fd;
-        (void) revents;
-        manager_drain_sigchld(userdata);
-        return 0;
-}
-
-/* Without pidfds sd-event reads SIGCHLD itself; a signal source of ours sees it after it. */
-static int manager_on_sigchld_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
-        Manager *m = userdata;
-        (void) s;
-
-        if (si->ssi_code > 0 && !manager_get_child_by_pid(m, (pid_t) si->ssi_pid))
-                manager_take_unknown(m, (pid_t) si->ssi_pid);
-        manager_schedule_orphan_scan(m);
-        return 0;
-}
-
-void manager_queue_ended(Manager *m, Child *c) {
-        if (c->ended_queued)
-                return;
-        c->ended_queued = true;
-        c->ended_next = m->ended;
-        m->ended = c;
-        (void) sd_event_source_set_enabled(m->announce_source, SD_EVENT_ONESHOT);
-}
-
-void manager_unqueue_ended(Manager *m, Child *c) {
-        if (!c->ended_queued)
-                return;
-        for (Child **p = &m->ended; *p; p = &(*p)->ended_next)
-                if (*p == c) {
-                        *p = c->ended_next;
-                        break;
-                }
-        c->ended_queued = false;
-        c->ended_next = NULL;
-}
-
-static int manager_on_announce(sd_event_source *s, void *userdata) {
-        Manager *m = userdata;
-        (void) s;
-
-        while (m->ended) {
-                Child *c = m->ended;
-                m->ended = c->ended_next;
-                c->ended_queued = false;
-                c->ended_next = NULL;
-                child_announce_end(c); /* may free c */
-        }
-        return 0;
-}
-
-static int manager_on_idle(sd_event_source *s, uint64_t usec, void *userdata) {
-        Manager *m = userdata;
-        int r;
-        (void) s;
-        (void) usec;
-
-        m->idle_source = sd_event_source_disable_unref(m->idle_source);
-        log_info("Idle for too long, exiting.");
-
-        /* Give up the name first, so that the bus activates a new instance for new
-         * callers, then serve what was queued before the release took effect. */
-        r = sd_bus_release_name(m->bus, CW_BUS_NAME);
-        if (r < 0 && r != -ESRCH)
-                log_warning("Cannot release the bus name: %s", strerror(-r));
-        for (unsigned i = 0; i < 1024; i++) {
-                r = sd_bus_process(m->bus, NULL);
-                if (r <= 0)
-                        break;
-        }
-        if (hashmap_size(&m->children_by_pid) == 0 && hashmap_size(&m->children_by_id) == 0 &&
-            m->n_live_trees == 0 && m->n_spawning == 0)
-                return sd_event_exit(m->event, 0);
-
-        log_info("A request came in while exiting; serving it without the bus name.");
-        return 0;
-}
-
-void manager_check_idle(Manager *m) {
-        bool idle = hashmap_size(&m->children_by_pid) == 0 && hashmap_size(&m->children_by_id) == 0 &&
-                    m->n_live_trees == 0 && m->n_spawning == 0;
-        int r;
-
-        if (!idle || m->idle_timeout_usec == 0 || !m->bus) {
-                m->idle_source = sd_event_source_disable_unref(m->idle_source);
-                return;
-        }
-        if (m->idle_source)
-                return;
-        r = sd_event_add_time_relative(m->event, &m->idle_source, CLOCK_MONOTONIC, m->idle_timeout_usec, 0,
-                                       manager_on_idle, m);
-        if (r < 0)
-                log_warning("Cannot arm the idle timer: %s", strerror(-r));
-}
-
 /* The default cwd of spawned programs: our home, else "/" (API.md). System users often have
  * a home that does not exist (nobody's is /nonexistent). */
 static char *home_directory(void) {
@@ -664,7 +311,6 @@ static size_t manager_reply_size_for(uint64_t max_message_size) {
 
 int manager_new(Manager **ret, sd_event *event, const Config *config) {
         Manager *m;
-        sigset_t mask;
         int r;
 
         m = calloc(1, sizeof(Manager));
@@ -708,64 +354,21 @@ int manager_new(Manager **ret, sd_event *event, const Config *config) {
         if (r < 0)
                 goto fail;
 
-        /* Exits are announced from here, one loop iteration after sd-event reaped them;
-         * before anything else that iteration may dispatch. */
-        r = sd_event_add_defer(event, &m->announce_source, manager_on_announce, m);
-        if (r < 0)
-                goto fail;
-        (void) sd_event_source_set_priority(m->announce_source, SD_EVENT_PRIORITY_IMPORTANT);
-        (void) sd_event_source_set_enabled(m->announce_source, SD_EVENT_OFF);
-
-        r = sd_event_add_time(event, &m->scan_source, CLOCK_MONOTONIC, 0, SCAN_ACCURACY_USEC, manager_on_scan, m);
-        if (r < 0)
-                goto fail;
-        (void) sd_event_source_set_enabled(m->scan_source, SD_EVENT_OFF);
-        /* Level with the bus, not below: a stream of calls must not starve it, since
-         * orphans that SIGCHLD coalescing hid stay zombies until a scan. */
-        (void) sd_event_source_set_priority(m->scan_source, SD_EVENT_PRIORITY_NORMAL);
-
-        r = sd_event_add_time(event, &m->group_poll_source, CLOCK_MONOTONIC, 0, 10 * 1000, manager_on_group_poll,
-                              m);
-        if (r < 0)
-                goto fail;
-        (void) sd_event_source_set_enabled(m->group_poll_source, SD_EVENT_OFF);
-
         int probe = pidfd_open(getpid(), 0);
         m->use_pidfd = probe >= 0;
         safe_close(probe);
-        if (!m->use_pidfd) {
-                /* Valgrind 3.19, or a kernel before 5.3: sd-event watches children by pid and
-                 * walks them on SIGCHLD, collecting stop/continue too. Signals go by pid, which is
-                 * safe for our own unreaped children. */
-                log_warning("pidfd_open() is not available: watching children by pid, O(n) per SIGCHLD.");
-                /* At the default priority: sd-event 252 leaks the signal data of a SIGCHLD source
-                 * moved to another priority while child sources share it (valgrind shows it). */
-                r = sd_event_add_signal(event, &m->sigchld_source, SIGCHLD, manager_on_sigchld_signal, m);
-                if (r < 0)
-                        goto fail;
-                *ret = m;
-                return 0;
-        }
+        if (m->use_pidfd)
+                m->has_exit_info = probe_exit_info();
 
-        m->has_exit_info = probe_exit_info();
-
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGCHLD);
-        m->sigchld_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-        if (m->sigchld_fd < 0) {
-                r = -errno;
-                goto fail;
-        }
-        r = sd_event_add_io(event, &m->sigchld_source, m->sigchld_fd, EPOLLIN, manager_on_sigchld, m);
+        r = manager_setup_reports(m);
         if (r < 0)
                 goto fail;
-        /* After the exits (priority 0) of the same wake-up have been announced. */
-        (void) sd_event_source_set_priority(m->sigchld_source, SD_EVENT_PRIORITY_NORMAL + 10);
-
-        r = sd_event_add_time(event, &m->sweep_source, CLOCK_MONOTONIC, 0, SWEEP_ACCURACY_USEC, manager_on_sweep, m);
+        r = manager_setup_orphan_scan(m);
         if (r < 0)
                 goto fail;
-        (void) sd_event_source_set_enabled(m->sweep_source, SD_EVENT_OFF);
+        r = manager_setup_group_poll(m);
+        if (r < 0)
+                goto fail;
 
         *ret = m;
         return 0;
@@ -773,111 +376,6 @@ int manager_new(Manager **ret, sd_event *event, const Config *config) {
 fail:
         manager_free(m);
         return r;
-}
-
-static int manager_on_disconnect(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        Manager *m = userdata;
-        (void) msg;
-        (void) error;
-
-        log_info("Disconnected from the bus, exiting.");
-        return sd_event_exit(m->event, 0);
-}
-
-static int manager_connect(const Config *config, sd_bus **ret) {
-        _cleanup_(sd_bus_unrefp) sd_bus *bus = NULL;
-        const char *address = NULL;
-        int r;
-
-        switch (config->bus) {
-        case BUS_KIND_SESSION:
-                return sd_bus_open_user(ret);
-        case BUS_KIND_SYSTEM:
-                return sd_bus_open_system(ret);
-        case BUS_KIND_ADDRESS:
-                address = config->address;
-                break;
-        default:
-                /* The bus that activated us; sd_bus_open() would prefer $DBUS_SESSION_BUS_ADDRESS
-                 * over $DBUS_STARTER_ADDRESS when the starter bus type is "session". */
-                address = getenv("DBUS_STARTER_ADDRESS");
-                if (!address)
-                        return sd_bus_open_user(ret);
-        }
-
-        r = sd_bus_new(&bus);
-        if (r < 0)
-                return r;
-        r = sd_bus_set_address(bus, address);
-        if (r < 0)
-                return r;
-        r = sd_bus_set_bus_client(bus, true);
-        if (r < 0)
-                return r;
-        r = sd_bus_start(bus);
-        if (r < 0)
-                return r;
-        *ret = steal_ptr(&bus);
-        return 0;
-}
-
-/* The activation variables describe our bus, not the children's. */
-static const char *const unexported_variables[] = {
-        "DBUS_STARTER_ADDRESS",
-        "DBUS_STARTER_BUS_TYPE",
-};
-
-int manager_start(Manager *m, const Config *config) {
-        int r;
-
-        const char *starter = getenv("DBUS_STARTER_BUS_TYPE");
-        m->multi_user = config->multi_user ||
-                        (config->bus == BUS_KIND_DEFAULT && starter && strcmp(starter, "system") == 0);
-        if (m->multi_user)
-                log_info("Multi-user mode: callers are isolated, programs run as their callers.");
-
-        r = manager_connect(config, &m->bus);
-        if (r < 0)
-                return log_error_errno(r, "Cannot connect to the bus");
-
-        for (size_t i = 0; i < ELEMENTSOF(unexported_variables); i++)
-                (void) unsetenv(unexported_variables[i]);
-        m->base_environment = environ;
-
-        r = bus_errors_register();
-        if (r < 0)
-                return log_error_errno(r, "Cannot register the D-Bus errors");
-
-        r = sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
-        if (r < 0)
-                return log_error_errno(r, "Cannot attach the bus to the event loop");
-
-        r = sd_bus_match_signal(m->bus, NULL, "org.freedesktop.DBus.Local", "/org/freedesktop/DBus/Local",
-                                "org.freedesktop.DBus.Local", "Disconnected", manager_on_disconnect, m);
-        if (r < 0)
-                return log_error_errno(r, "Cannot watch for disconnection");
-
-        r = bus_manager_register(m);
-        if (r < 0)
-                return log_error_errno(r, "Cannot register the manager object");
-        r = bus_process_register(m);
-        if (r < 0)
-                return log_error_errno(r, "Cannot register the process objects");
-        r = sd_bus_add_object_manager(m->bus, NULL, CW_MANAGER_PATH);
-        if (r < 0)
-                return log_error_errno(r, "Cannot register the object manager");
-        r = bus_managed_objects_register(m);
-        if (r < 0)
-                return log_error_errno(r, "Cannot register the object listings");
-
-        /* Last, so no call arrives before the objects exist. */
-        r = sd_bus_request_name(m->bus, CW_BUS_NAME, 0);
-        if (r < 0)
-                return log_error_errno(r, "Cannot own %s", CW_BUS_NAME);
-
-        manager_check_idle(m);
-        log_debug("Serving %s.", CW_BUS_NAME);
-        return 0;
 }
 
 Manager *manager_free(Manager *m) {
