@@ -104,6 +104,10 @@ static int spawn_failure_to_error(const SpawnFailure *f, const char *program, co
                 return sd_bus_error_setf(error, CW_ERROR_SPAWN_FAILED,
                                          "Cannot make the pseudo-terminal the controlling terminal (TIOCSCTTY): %s",
                                          what);
+        case SPAWN_STAGE_KILLED:
+                return sd_bus_error_setf(error, CW_ERROR_SPAWN_FAILED,
+                                         "The new process was killed by signal %d before it could start %s.",
+                                         f->error, program);
         case SPAWN_STAGE_DEATH_SIGNAL:
                 if (f->error == ESRCH)
                         return sd_bus_error_set(error, CW_ERROR_SPAWN_FAILED,

@@ -718,6 +718,14 @@ static int child_take_back(Child *c, Client *owner, const SpawnOptions *o, Child
                 c->id = old_id;
                 return r;
         }
+        /* Its tree links name it by id: the orphans attributed to it, and its own parent's list. */
+        for (Child *d = c->descendants; d; d = d->sibling_next) {
+                d->parent_id = c->id;
+                if (d->has_object)
+                        bus_process_emit_changed(d, "Parent");
+        }
+        if (c->parent && c->parent->has_object)
+                bus_process_emit_changed(c->parent, "Descendants");
         if ((c->events & CHILD_EVENTS_STOP_CONTINUE) && !(events & CHILD_EVENTS_STOP_CONTINUE))
                 m->n_stop_watchers--;
         else if (!(c->events & CHILD_EVENTS_STOP_CONTINUE) && (events & CHILD_EVENTS_STOP_CONTINUE))
@@ -776,8 +784,14 @@ int child_adopt(Manager *m, Client *owner, int *pidfd, const SpawnOptions *o, Ch
                                          "Process %d belongs to another user.", (int) pid);
         Child *watched = manager_get_child_by_pid(m, pid);
         if (watched && !watched->has_object && !watched->release_pending && child_still_same_process(watched) &&
-            !pidfd_has_exited(*pidfd))
+            !pidfd_has_exited(*pidfd)) {
+                /* Killed on its Release(), or a Kill() escalates: it is on its way out, and the
+                 * escalation is not the new owner's. */
+                if (watched->kill_deadline != 0)
+                        return sd_bus_error_setf(error, CW_ERROR_NO_SUCH_PROCESS, "Process %d is being killed.",
+                                                 (int) pid);
                 return child_take_back(watched, owner, o, ret, error);
+        }
         /* Also a child whose Spawn is still being answered: it is about to be watched. */
         if (watched || spawn_pool_owns_pid(m->spawn_pool, pid))
                 return sd_bus_error_setf(error, CW_ERROR_ALREADY_WATCHED, "Process %d is already watched.",
@@ -910,12 +924,19 @@ int child_adopt_orphan(Manager *m, pid_t pid, Child **ret) {
          * as our child from its clone() on, before it could write its pid where the pool
          * sees it (spawn_pool_owns_pid()), and keeps the helper's name until its execve().
          * So the name first, then the pool, both after the read above: a child that has
-         * another name by then wrote its pid before its execve(). A zombie that never got
-         * that far and that no request claims (its helper was killed) is taken, to be reaped. */
+         * another name by then wrote its pid before its execve(). */
         if (st.state != 'Z' && strncmp(st.comm, SPAWNER_HELPER_NAME, 15 /* TASK_COMM_LEN - 1 */) == 0)
                 return 0;
         if (spawn_pool_owns_pid(m->spawn_pool, pid))
                 return 0;
+        if (st.state == 'Z' && strncmp(st.comm, SPAWNER_HELPER_NAME, 15) == 0) {
+                /* Died before its execve(), and no request claims it (killed along with its
+                 * helper, or a child of a request given up on): it never ran a program, so it
+                 * gets no object; reap it. */
+                log_debug("Reaping %d, which died before it started a program.", (int) pid);
+                (void) waitid(P_PID, (id_t) pid, &(siginfo_t) {}, WEXITED | WNOHANG);
+                return 0;
+        }
 
         c = calloc(1, sizeof(Child));
         if (!c)
@@ -1225,6 +1246,8 @@ void child_release(Child *c) {
                 int r = child_signal(c, SIGKILL);
                 if (r < 0 && r != -ESRCH)
                         log_warning("Cannot SIGKILL released process %d: %s", (int) c->pid, strerror(-r));
+                c->kill_timer = sd_event_source_disable_unref(c->kill_timer);
+                c->kill_deadline = UINT64_MAX; /* SIGKILL sent */
         }
         /* Otherwise it is still watched, and reaped and freed when it ends. */
         manager_check_idle(m);

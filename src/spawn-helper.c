@@ -68,6 +68,10 @@ static SpawnerReply helper_spawn_without_vfork(SpawnerShm *shm, InvokeArgs *args
                 n = read(pipe_fds[0], report, sizeof(report));
         while (n < 0 && errno == EINTR);
         (void) close(pipe_fds[0]);
+        if (n < 0)
+                /* We cannot tell how it went. The service can, from the request area, once our
+                 * socket hangs up (spawner_helper_gone()): leave it to that. */
+                _exit(EXIT_FAILURE);
         if (n == sizeof(report))
                 return (SpawnerReply) { .pid = (int32_t) pid, .error = report[1], .stage = report[0] };
         return (SpawnerReply) { .pid = (int32_t) pid };

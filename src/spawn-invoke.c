@@ -122,7 +122,7 @@ _Noreturn void spawn_invoke(const InvokeArgs *args) {
         /* The raw call: with CLONE_VM, a pid cached by a libc would be the helper's. First of
          * all: once this is written, a helper that dies can no more hand the request to
          * another one (spawner_helper_gone()). */
-        shm->child_pid = (int32_t) syscall(SYS_getpid);
+        __atomic_store_n(&shm->child_pid, (int32_t) syscall(SYS_getpid), __ATOMIC_SEQ_CST);
 
         if (shm->new_session) {
                 if (setsid() < 0)
@@ -230,6 +230,10 @@ _Noreturn void spawn_invoke(const InvokeArgs *args) {
 
         sigemptyset(&empty);
         (void) sigprocmask(SIG_SETMASK, &empty, NULL);
+
+        /* Last, right before the program: a request given up on must not start it. */
+        if (__atomic_load_n(&shm->cancelled, __ATOMIC_SEQ_CST))
+                invoke_fail(shm, report_fd, SPAWN_STAGE_CLONE, ECANCELED);
 
         if (strchr(shm->program, '/')) {
                 execve(shm->program, shm->argv, shm->envp);

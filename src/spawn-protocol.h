@@ -40,9 +40,15 @@ typedef struct SpawnerShm {
         int32_t service_pid; /* the parent of helpers and children: set once */
         uint32_t n_fds;
         uint32_t targets[SPAWNER_FDS_MAX];
-        /* Written by the child first thing: the service may see its SIGCHLD before the
-         * helper's reply, and must not take it for an orphan (spawner_owns_pid()). */
+        /* Written by the child first thing (sequentially consistent, see @cancelled): the
+         * service may see its SIGCHLD before the helper's reply, and must not take it for an
+         * orphan (spawner_owns_pid()). */
         int32_t child_pid;
+        /* Set by the service when it gives the request up (its deadline passed), read by the
+         * child right before its execve(): either the service sees the child's pid (and kills
+         * it) or the child sees this and exits, never neither (Dekker: both sequentially
+         * consistent). A request area once given up is not used again. */
+        int32_t cancelled;
         /* Written by the child when it cannot exec. */
         int32_t error;
         int32_t stage;

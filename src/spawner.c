@@ -20,6 +20,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -27,6 +28,7 @@
 #include "util/env.h"
 #include "util/log.h"
 #include "util/missing.h"
+#include "util/proc-stat.h"
 #include "util/time-util.h"
 
 /* After a request this large, hand its pages back to the kernel. */
@@ -130,6 +132,22 @@ static int spawner_start_helper(Spawner *s) {
         return 0;
 }
 
+/* Maps a new request area (dropping our view of the old one; helpers and children that still
+ * use it keep theirs). Call it with no helper running: the next one gets the new area. */
+static int spawner_renew_shm(Spawner *s) {
+        /* Shared with the helper (MAP_SHARED survives fork()) and so with each new child:
+         * the same address everywhere, so pointers written by the service are valid in all. */
+        void *p = mmap(NULL, SPAWNER_SHM_SIZE, PROT_READ | PROT_WRITE,
+                       MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p == MAP_FAILED)
+                return -errno;
+        if (s->shm)
+                (void) munmap(s->shm, SPAWNER_SHM_SIZE);
+        s->shm = p;
+        s->shm->service_pid = (int32_t) getpid();
+        return 0;
+}
+
 int spawner_new(Spawner **ret, sd_event *event) {
         _cleanup_(spawner_freep) Spawner *s = NULL;
         int r;
@@ -144,14 +162,9 @@ int spawner_new(Spawner **ret, sd_event *event) {
         if (getrlimit(RLIMIT_NOFILE, &s->nofile) < 0)
                 return -errno;
 
-        /* Shared with the helper (MAP_SHARED survives fork()) and so with each new child:
-         * the same address everywhere, so pointers written by the service are valid in all. */
-        void *p = mmap(NULL, SPAWNER_SHM_SIZE, PROT_READ | PROT_WRITE,
-                       MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        if (p == MAP_FAILED)
-                return -errno;
-        s->shm = p;
-        s->shm->service_pid = (int32_t) getpid();
+        r = spawner_renew_shm(s);
+        if (r < 0)
+                return r;
         /* Now rather than at the first spawn, so the service's descriptor count stays level. */
         s->null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
 
@@ -259,6 +272,7 @@ static int spawner_fill_request(Spawner *s, const SpawnRequest *req) {
         /* Reset here, not only in the helper: a helper that dies before it gets to them must
          * leave no stale value for spawner_helper_gone() to read. */
         shm->child_pid = 0;
+        shm->cancelled = 0;
         shm->error = 0;
         shm->stage = SPAWN_STAGE_NONE;
         shm->death_signal = req->death_signal;
@@ -455,15 +469,24 @@ static void spawner_complete(Spawner *s, int r, const SpawnerReply *reply) {
 
 /* What the child of the request in flight left in the request area, once the helper died
  * without an answer and its socket hung up: then no helper and no child of one holds the
- * socket (children keep it up to their execve(), see child_run()), so the child, if any, has
+ * socket (children keep it up to their execve(), see spawn_invoke()), so the child, if any, has
  * exec'd or failed by now, and what it wrote is final.
  * Return: true with @ret filled when a child was started, false when none was. */
 static bool spawner_read_child_outcome(Spawner *s, SpawnerReply *ret) {
-        int32_t pid = s->shm->child_pid;
+        int32_t pid = __atomic_load_n(&s->shm->child_pid, __ATOMIC_SEQ_CST);
+        siginfo_t si = {};
+        ProcStat st;
 
         if (pid <= 0)
                 return false;
         *ret = (SpawnerReply) { .pid = pid, .error = s->shm->error, .stage = s->shm->stage };
+        /* No failure written, and it has died of a signal with the helper's name still on it:
+         * someone killed it before its execve() (pkill of the helper's name, the OOM killer).
+         * The program never ran; that is a failure, not a process to hand out. */
+        if (ret->error == 0 && waitid(P_PID, (id_t) pid, &si, WEXITED | WNOHANG | WNOWAIT) >= 0 &&
+            si.si_pid == pid && (si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED) &&
+            proc_stat_read(pid, &st) >= 0 && strncmp(st.comm, SPAWNER_HELPER_NAME, 15) == 0)
+                *ret = (SpawnerReply) { .pid = pid, .error = si.si_status, .stage = SPAWN_STAGE_KILLED };
         return true;
 }
 
@@ -524,6 +547,17 @@ static int spawner_on_io(sd_event_source *source, int fd, uint32_t revents, void
         return 0;
 }
 
+/* Whether @pid, our child from a spawn, has exec'd: before, it runs our own program. */
+static bool spawner_child_has_execd(pid_t pid) {
+        char path[64];
+        struct stat self, other;
+
+        (void) snprintf(path, sizeof(path), "/proc/%d/exe", (int) pid);
+        if (stat("/proc/self/exe", &self) < 0 || stat(path, &other) < 0)
+                return false; /* gone (a zombie has no exe): not running the program */
+        return self.st_dev != other.st_dev || self.st_ino != other.st_ino;
+}
+
 static int spawner_on_abandoned_exit(sd_event_source *source, const siginfo_t *si, void *userdata) {
         Spawner *s = userdata;
 
@@ -575,13 +609,31 @@ static int spawner_on_timeout(sd_event_source *source, uint64_t usec, void *user
 
         log_error("Spawn helper %d did not answer within %" PRIu64 " ms; restarting it.", (int) s->pid,
                   s->timeout_usec / 1000);
+        /* Cancel first, then look for the child: one that has not written its pid yet will
+         * see the cancel before its execve() (see SpawnerShm.cancelled). */
+        __atomic_store_n(&s->shm->cancelled, 1, __ATOMIC_SEQ_CST);
+        pid_t child = (pid_t) __atomic_load_n(&s->shm->child_pid, __ATOMIC_SEQ_CST);
+        if (child > 0 && spawner_child_has_execd(child)) {
+                /* It runs the program; only the helper's answer is late (a stopped helper).
+                 * That program is the answer, not something to kill behind the caller's back. */
+                spawner_stop_helper(s);
+                (void) spawner_start_helper(s);
+                spawner_complete(s, 0, &(SpawnerReply) { .pid = child });
+                return 0;
+        }
         /* A child that hangs in execve() (a dead file system) would start the program after
          * the caller was told it failed: kill it. It is our unreaped child (CLONE_PARENT), so
          * the pid is still its own; we reap it when it is gone, never an orphan with an object. */
-        pid_t child = (pid_t) s->shm->child_pid;
         if (child > 0)
                 spawner_abandon_child(s, child);
         spawner_stop_helper(s);
+        if (child <= 0) {
+                /* A child may have been cloned that has not run yet: it will find the request
+                 * cancelled, in this area, which is therefore not used again. */
+                int k = spawner_renew_shm(s);
+                if (k < 0)
+                        log_warning("Cannot map a new request area: %s", strerror(-k));
+        }
         /* A new one now rather than at the next request: that one should not wait for the
          * fork, and the descriptors stay as many as before. Should it fail, the next request
          * tries again. */

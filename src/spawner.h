@@ -40,6 +40,7 @@ typedef enum SpawnStage {
         SPAWN_STAGE_SETGID,
         SPAWN_STAGE_SETUID,
         SPAWN_STAGE_DEATH_SIGNAL,  /* prctl(PR_SET_PDEATHSIG), or the service died first */
+        SPAWN_STAGE_KILLED,        /* killed by someone else before its execve(); error: the signal */
         SPAWN_STAGE_CHDIR,
         SPAWN_STAGE_FDS,
         SPAWN_STAGE_EXEC,

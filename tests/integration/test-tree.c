@@ -172,6 +172,8 @@ static void remember_pid(TreeFixture *t, pid_t pid) {
 /* ---- /proc and cgroups ---- */
 
 static gboolean pid_reaped(gpointer p) {
+        /* One of ours (orphans of a service that died come to us): reap it, else wait. */
+        (void) waitpid(GPOINTER_TO_INT(p), NULL, WNOHANG);
         return !cw_pid_exists(GPOINTER_TO_INT(p));
 }
 
@@ -1105,6 +1107,51 @@ static void test_daemonize_owner_gone(TreeFixture *t, gconstpointer data) {
         finish(t);
 }
 
+static void test_take_back_parent(TreeFixture *t, gconstpointer data) {
+        /* A process with an orphan attributed to it is released while it runs, then adopted
+         * again: the orphan's Parent names the new object, whose Descendants list the orphan. */
+        const char script[] = "d=$1\n"
+                              "( sh -c 'echo $$ > \"$1/pid.tmp\"; mv \"$1/pid.tmp\" \"$1/pid\"; exec sleep 300' sh "
+                              "\"$d\" & )\n"
+                              "until [ -e \"$d/pid\" ]; do sleep 0.01; done\n"
+                              "exec sleep 301\n";
+        g_autoptr(GError) error = NULL;
+        guint32 leader_pid;
+
+        if (cw_under_valgrind()) {
+                g_test_skip("adoption needs pidfds, which the service has not under valgrind");
+                return;
+        }
+        g_autofree char *leader = spawn_script(t, script, opts("{'new-session': <true>}"), &leader_pid);
+        g_autoptr(GArray) pids = wait_pids(t, "pid", 1);
+        pid_t g = g_array_index(pids, pid_t, 0);
+        Announced *a = wait_announced(t, g, 5000);
+        g_autofree char *orphan = g_strdup(a->path);
+        g_autofree char *parent = get_object_path(t, orphan, "Parent");
+        g_assert_cmpstr(parent, ==, leader);
+
+        cw_release(t->cw.conn, leader);
+        g_autoptr(GVariant) r = cw_call(t->cw.conn, CW_MANAGER_PATH, CW_MANAGER_IFACE, "AdoptPid",
+                                        g_variant_new_parsed("(%u, @a{sv} {})", leader_pid), "(ou)", &error);
+        g_assert_no_error(error);
+        const char *again;
+        g_variant_get(r, "(&ou)", &again, NULL);
+        g_assert_cmpstr(again, !=, leader);
+        g_autofree char *parent2 = get_object_path(t, orphan, "Parent");
+        g_assert_cmpstr(parent2, ==, again);
+        g_auto(GStrv) desc = get_descendants(t, again);
+        g_assert_true(g_strv_contains((const char *const *) desc, orphan));
+
+        g_autofree char *state = NULL;
+        int status = 0;
+        cw_kill(t->cw.conn, orphan, 0, &state, &status);
+        g_assert_cmpstr(state, ==, "killed");
+        g_clear_pointer(&state, g_free);
+        cw_kill(t->cw.conn, again, 0, &state, &status);
+        g_assert_cmpstr(state, ==, "killed");
+        finish(t);
+}
+
 static void test_daemonize_linger(TreeFixture *t, gconstpointer data) {
         /* An orphan without a known Parent has no owner: once ended, its object lingers for the
          * linger time (here 1 s) and then goes by itself. */
@@ -1778,8 +1825,14 @@ static void test_lifetime_kill_on_release(TreeFixture *t, gconstpointer data) {
  * service's orphans). */
 static gboolean pid_ended(gpointer p) {
         pid_t pid = GPOINTER_TO_INT(p);
+        if (!cw_pid_exists(pid))
+                return TRUE;
+        if (cw_proc_state(pid) != 'Z')
+                return FALSE;
+        /* A zombie: ours to reap once its service is gone (we are a subreaper). Reaped after it
+         * was seen dead, not before: reaping first and looking then left one unreaped. */
         (void) waitpid(pid, NULL, WNOHANG);
-        return !cw_pid_exists(pid) || cw_proc_state(pid) == 'Z';
+        return TRUE;
 }
 
 static void wait_pid_ended(pid_t pid, guint timeout_ms) {
@@ -1885,6 +1938,7 @@ int main(int argc, char **argv) {
         ADD("daemonize/tree-cgroup", ARGS_AUTO, test_daemonize_tree);
         ADD("daemonize/new-session", ARGS_AUTO, test_daemonize_session);
         ADD("daemonize/owner-gone-first", ARGS_AUTO, test_daemonize_owner_gone);
+        ADD("daemonize/take-back-parent", ARGS_AUTO, test_take_back_parent);
         ADD("daemonize/linger", "--linger=1", test_daemonize_linger);
         ADD("orphan/ends-first", ARGS_AUTO, test_orphan_ends_first);
         ADD2("kill", test_tree_kill);
