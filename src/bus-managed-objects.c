@@ -216,18 +216,13 @@ static void listings_arm_timer(Manager *m) {
                 (void) sd_event_source_set_priority(m->listings->source, SD_EVENT_PRIORITY_NORMAL);
 }
 
-/* Appends the next chunk; the last one sends the reply, then what was held back. */
-static int listings_on_chunk(sd_event_source *s, void *userdata) {
+/* Appends the next chunk of the current listing; the last one sends the reply, then what was
+ * held back. Return: whether the listing is done. */
+static bool listing_step(Manager *m) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        Manager *m = userdata;
         Listings *ls = m->listings;
         Listing *l = ls->current;
         int r = 0;
-        (void) s;
-
-        if (!l)
-                return 0;
-        listings_arm_timer(m);
 
         for (size_t k = 0; k < LISTING_CHUNK && l->next < l->n_ids && r >= 0; l->next++) {
                 Child *c = manager_get_child_by_id(m, l->ids[l->next]);
@@ -237,7 +232,7 @@ static int listings_on_chunk(sd_event_source *s, void *userdata) {
                 k++;
         }
         if (r >= 0 && l->next < l->n_ids)
-                return 0;
+                return false;
 
         if (r >= 0)
                 r = listing_append_new(m, l, &error);
@@ -254,7 +249,18 @@ static int listings_on_chunk(sd_event_source *s, void *userdata) {
 
         ls->current = listing_free(l);
         listings_flush_held(m);
-        listings_start_next(m);
+        return true;
+}
+
+static int listings_on_chunk(sd_event_source *s, void *userdata) {
+        Manager *m = userdata;
+        (void) s;
+
+        if (!m->listings->current)
+                return 0;
+        listings_arm_timer(m);
+        if (listing_step(m))
+                listings_start_next(m);
         return 0;
 }
 
@@ -304,6 +310,11 @@ static void listings_start_next(Manager *m) {
                         continue;
                 }
                 ls->current = l;
+                /* One chunk's worth is built and sent right here: nothing else runs meanwhile,
+                 * so no signal is held back, and the order of signals and replies stays as
+                 * without listings. Only a larger listing spreads over loop iterations. */
+                if (l->n_ids <= LISTING_CHUNK)
+                        (void) listing_step(m);
         }
         (void) sd_event_source_set_enabled(ls->source, ls->current ? SD_EVENT_ON : SD_EVENT_OFF);
         if (ls->current)
