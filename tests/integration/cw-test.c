@@ -947,6 +947,7 @@ CwCallWatch *cw_call_watch_new(CwFixture *f, const char *member) {
                 "BecomeMonitor", g_variant_new("(^asu)", rules, 0), G_VARIANT_TYPE("()"),
                 G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
         g_assert_no_error(error);
+        g_assert_nonnull(r);
         return w;
 }
 
@@ -974,6 +975,7 @@ void cw_call_watch_wait(CwFixture *f, CwCallWatch *w, guint n) {
         g_autoptr(GVariant) pong =
                 cw_call(f->conn, CW_MANAGER_PATH, "org.freedesktop.DBus.Peer", "Ping", NULL, "()", &error);
         g_assert_no_error(error);
+        g_assert_nonnull(pong);
 }
 
 void cw_call_watch_free(CwCallWatch *w) {

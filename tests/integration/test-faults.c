@@ -1295,6 +1295,7 @@ static void test_unread_replies(CwFixture *f, gconstpointer data) {
         gsize reply_size = 0;
         g_autofree guchar *probe_blob =
                 g_dbus_message_to_blob(probe, &reply_size, G_DBUS_CAPABILITY_FLAGS_NONE, NULL);
+        g_assert_nonnull(probe_blob);
         raw.queue_full_bytes = BUS_MAX_OUTGOING_BYTES - 2 * reply_size;
 
         gint64 start = g_get_monotonic_time();
