@@ -8,6 +8,7 @@
  * side, spawn-helper.c the helper's, spawn-invoke.c the new process's up to its execve().
  */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/resource.h>
@@ -62,6 +63,16 @@ typedef struct SpawnerReply {
         int32_t error;
         int32_t stage;
 } SpawnerReply;
+
+/* spawner-request.c: copies @req into the request area; -E2BIG when it does not fit, -EINVAL
+ * or -EBADF for a request that cannot be right. */
+int spawner_shm_fill(SpawnerShm *shm, const SpawnRequest *req);
+/* spawner-request.c: what the child of the request left, once the helper's socket hung up (no
+ * helper and no child can write any more): true with @ret when a child was started. A child
+ * killed before its execve() is a failure (SPAWN_STAGE_KILLED). */
+bool spawner_shm_child_outcome(SpawnerShm *shm, SpawnerReply *ret);
+/* spawner-request.c: whether @pid, a child of ours from a spawn, runs its program by now. */
+bool spawner_child_has_execd(pid_t pid);
 
 /* The helper's life: receive a request, clone the new process, answer; until the service
  * closes its end of @sock. Runs in the forked helper, never returns. */

@@ -20,15 +20,12 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "util/env.h"
 #include "util/log.h"
 #include "util/missing.h"
-#include "util/proc-stat.h"
 #include "util/time-util.h"
 
 /* After a request this large, hand its pages back to the kernel. */
@@ -229,93 +226,6 @@ int spawner_probe_clone3(void) {
         return 0;
 }
 
-static void *arena_alloc(SpawnerShm *shm, size_t size) {
-        size_t limit = SPAWNER_SHM_SIZE - offsetof(SpawnerShm, arena);
-        size_t start = (shm->used + 15) & ~(size_t) 15;
-        if (start > limit || size > limit - start)
-                return NULL;
-        shm->used = start + size;
-        return shm->arena + start;
-}
-
-static char **arena_copy_strv(SpawnerShm *shm, char * const *l) {
-        size_t n = 0;
-        while (l && l[n])
-                n++;
-        char **copy = arena_alloc(shm, (n + 1) * sizeof(char *));
-        if (!copy)
-                return NULL;
-        for (size_t i = 0; i < n; i++) {
-                size_t len = strlen(l[i]) + 1;
-                copy[i] = arena_alloc(shm, len);
-                if (!copy[i])
-                        return NULL;
-                memcpy(copy[i], l[i], len);
-        }
-        copy[n] = NULL;
-        return copy;
-}
-
-static int spawner_fill_request(Spawner *s, const SpawnRequest *req) {
-        SpawnerShm *shm = s->shm;
-
-        if (req->n_fds + (req->into_cgroup ? 1 : 0) + (req->set_ctty ? 1 : 0) > SPAWNER_FDS_MAX)
-                return -E2BIG;
-        if ((req->into_cgroup && req->cgroup_fd < 0) || (req->set_ctty && req->ctty_fd < 0))
-                return -EBADF;
-        if (req->set_ctty && !req->new_session)
-                return -EINVAL;
-
-        if (req->death_signal < 0 || req->death_signal >= _NSIG)
-                return -EINVAL;
-
-        /* Reset here, not only in the helper: a helper that dies before it gets to them must
-         * leave no stale value for spawner_helper_gone() to read. */
-        shm->child_pid = 0;
-        shm->cancelled = 0;
-        shm->error = 0;
-        shm->stage = SPAWN_STAGE_NONE;
-        shm->death_signal = req->death_signal;
-        shm->used = 0;
-        shm->argv = arena_copy_strv(shm, req->argv);
-        shm->envp = arena_copy_strv(shm, req->envp);
-        if (!shm->argv || !shm->envp)
-                return -E2BIG;
-        shm->program = shm->argv[0];
-        shm->path = env_get(shm->envp, "PATH");
-        size_t len = strlen(req->cwd) + 1;
-        char *cwd = arena_alloc(shm, len);
-        if (!cwd)
-                return -E2BIG;
-        memcpy(cwd, req->cwd, len);
-        shm->cwd = cwd;
-        shm->new_session = req->new_session;
-        shm->new_process_group = req->new_process_group;
-        shm->into_cgroup = req->into_cgroup;
-        shm->set_ctty = req->set_ctty;
-        shm->change_credentials = req->change_credentials;
-        shm->n_groups = 0;
-        shm->groups = NULL;
-        if (req->change_credentials) {
-                /* -1 means "unchanged" to set*id(): the child would stay root. */
-                if (req->uid == (uid_t) -1 || req->gid == (gid_t) -1)
-                        return -EINVAL;
-                shm->uid = (uint32_t) req->uid;
-                shm->gid = (uint32_t) req->gid;
-                if (req->n_groups > 0) {
-                        gid_t *g = arena_alloc(shm, req->n_groups * sizeof(gid_t));
-                        if (!g)
-                                return -E2BIG;
-                        memcpy(g, req->groups, req->n_groups * sizeof(gid_t));
-                        shm->groups = g;
-                        shm->n_groups = req->n_groups;
-                }
-        }
-        shm->n_fds = req->n_fds;
-        memcpy(shm->targets, req->targets, req->n_fds * sizeof(unsigned));
-        return 0;
-}
-
 static int spawner_send_fds(Spawner *s, const int *fds, unsigned n_fds) {
         union {
                 struct cmsghdr header;
@@ -467,29 +377,6 @@ static void spawner_complete(Spawner *s, int r, const SpawnerReply *reply) {
         done(s, r, pid, &failure, userdata);
 }
 
-/* What the child of the request in flight left in the request area, once the helper died
- * without an answer and its socket hung up: then no helper and no child of one holds the
- * socket (children keep it up to their execve(), see spawn_invoke()), so the child, if any, has
- * exec'd or failed by now, and what it wrote is final.
- * Return: true with @ret filled when a child was started, false when none was. */
-static bool spawner_read_child_outcome(Spawner *s, SpawnerReply *ret) {
-        int32_t pid = __atomic_load_n(&s->shm->child_pid, __ATOMIC_SEQ_CST);
-        siginfo_t si = {};
-        ProcStat st;
-
-        if (pid <= 0)
-                return false;
-        *ret = (SpawnerReply) { .pid = pid, .error = s->shm->error, .stage = s->shm->stage };
-        /* No failure written, and it has died of a signal with the helper's name still on it:
-         * someone killed it before its execve() (pkill of the helper's name, the OOM killer).
-         * The program never ran; that is a failure, not a process to hand out. */
-        if (ret->error == 0 && waitid(P_PID, (id_t) pid, &si, WEXITED | WNOHANG | WNOWAIT) >= 0 &&
-            si.si_pid == pid && (si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED) &&
-            proc_stat_read(pid, &st) >= 0 && strncmp(st.comm, SPAWNER_HELPER_NAME, 15) == 0)
-                *ret = (SpawnerReply) { .pid = pid, .error = si.si_status, .stage = SPAWN_STAGE_KILLED };
-        return true;
-}
-
 /* The helper went away, or may have. Without a request in flight it is simply replaced at
  * the next one. With one: take an answer it left; else wait for the socket's hang-up, which
  * comes once the child it may have started has exec'd or exited; then the child's outcome
@@ -507,7 +394,7 @@ static void spawner_helper_gone(Spawner *s) {
         spawner_stop_helper(s);
         if (!s->done)
                 return;
-        if (r >= 0 || spawner_read_child_outcome(s, &reply)) {
+        if (r >= 0 || spawner_shm_child_outcome(s->shm, &reply)) {
                 spawner_complete(s, 0, &reply);
                 return;
         }
@@ -545,17 +432,6 @@ static int spawner_on_io(sd_event_source *source, int fd, uint32_t revents, void
         }
         spawner_complete(s, 0, &reply);
         return 0;
-}
-
-/* Whether @pid, our child from a spawn, has exec'd: before, it runs our own program. */
-static bool spawner_child_has_execd(pid_t pid) {
-        char path[64];
-        struct stat self, other;
-
-        (void) snprintf(path, sizeof(path), "/proc/%d/exe", (int) pid);
-        if (stat("/proc/self/exe", &self) < 0 || stat(path, &other) < 0)
-                return false; /* gone (a zombie has no exe): not running the program */
-        return self.st_dev != other.st_dev || self.st_ino != other.st_ino;
 }
 
 static int spawner_on_abandoned_exit(sd_event_source *source, const siginfo_t *si, void *userdata) {
@@ -649,7 +525,7 @@ int spawner_submit(Spawner *s, const SpawnRequest *req, SpawnerDone done, void *
 
         if (s->done)
                 return -EBUSY;
-        r = spawner_fill_request(s, req);
+        r = spawner_shm_fill(s->shm, req);
         if (r < 0)
                 return r;
         r = spawner_send(s, req);
