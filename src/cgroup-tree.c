@@ -8,7 +8,7 @@
  * kernel reports one (/proc/PID/cgroup).
  */
 
-#include "cgroup-tree.h"
+#include "cgroup-internal.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -31,16 +31,8 @@
 #include "util/proc-stat.h"
 #include "util/time-util.h"
 
-#define CONTAINER_PREFIX "childwatch."
-/* cgroup.events, cpu.stat and memory.peak are a few hundred bytes at most. */
-#define SMALL_FILE_MAX 4096
 /* cgroup_tree_signal() stops after this many pids: pid_max cannot exceed 2^22. */
 #define SIGNAL_PIDS_MAX (UINT32_C(1) << 22)
-
-/* How long a start waits for the killed trees of dead services to empty, in all; a tree still
- * populated then is left for a later start to remove. SIGKILLed processes end within
- * milliseconds unless the kernel holds them (uninterruptible sleep). */
-#define STALE_KILL_TIMEOUT_USEC (UINT64_C(1000000))
 
 struct CgroupRoot {
         char *path;      /* the container in the file system */
@@ -49,10 +41,9 @@ struct CgroupRoot {
 };
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(FILE *, fclose);
-DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir);
 
 /* Reads a small file below @dir_fd into @buf, NUL-terminated. */
-static int read_small_file_at(int dir_fd, const char *name, char *buf, size_t size) {
+int cgroup_read_small_file_at(int dir_fd, const char *name, char *buf, size_t size) {
         _cleanup_close_ int fd = -EBADF;
         size_t used = 0;
 
@@ -75,7 +66,7 @@ static int read_small_file_at(int dir_fd, const char *name, char *buf, size_t si
 }
 
 /* The value of the "key value" line @key of a flat-keyed cgroup file (cpu.stat, cgroup.events). */
-static int flat_keyed_get(const char *text, const char *key, uint64_t *ret) {
+int cgroup_flat_keyed_get(const char *text, const char *key, uint64_t *ret) {
         size_t key_len = strlen(key);
 
         for (const char *l = text; *l; ) {
@@ -185,7 +176,7 @@ static int find_cgroup_dir(const char *own, char **ret) {
         return -EOPNOTSUPP;
 }
 
-static bool container_name_pid(const char *name, pid_t *ret) {
+bool cgroup_container_name_pid(const char *name, pid_t *ret) {
         uint64_t pid;
 
         if (strncmp(name, CONTAINER_PREFIX, strlen(CONTAINER_PREFIX)) != 0)
@@ -198,7 +189,7 @@ static bool container_name_pid(const char *name, pid_t *ret) {
 }
 
 /* rmdir of every (empty) cgroup directly below @dir_fd; populated ones stay (EBUSY). */
-static void remove_children(int dir_fd) {
+void cgroup_remove_children(int dir_fd) {
         _cleanup_(closedirp) DIR *d = NULL;
         int fd;
 
@@ -216,188 +207,11 @@ static void remove_children(int dir_fd) {
                         (void) unlinkat(dir_fd, de->d_name, AT_REMOVEDIR);
 }
 
-/* The decimal number in xattr @name of @fd: 1 with *ret set, 0 when absent (or cgroupfs has no
- * user xattrs), -errno otherwise. */
-static int xattr_get_u64(int fd, const char *name, uint64_t *ret) {
-        char buf[32];
-        ssize_t n;
-
-        n = fgetxattr(fd, name, buf, sizeof(buf) - 1);
-        if (n < 0)
-                return errno == ENODATA || errno == EOPNOTSUPP ? 0 : -errno;
-        if (parse_u64_n(buf, (size_t) n, PARSE_NO_LEADING_ZERO, ret) < 0)
-                return -EBADMSG;
-        return 1;
-}
-
-/* Sets xattr @name of @fd to @value in decimal: 1, 0 where cgroupfs has no user xattrs, or -errno. */
-static int xattr_set_u64(int fd, const char *name, uint64_t value) {
-        char buf[21];
-        int len = snprintf(buf, sizeof(buf), "%" PRIu64, value);
-
-        if (fsetxattr(fd, name, buf, (size_t) len, 0) < 0)
-                return errno == EOPNOTSUPP ? 0 : -errno;
-        return 1;
-}
-
-/*
- * Whether the service that made the container @container_fd, named for @pid, has ended. Its pid
- * alone does not tell: the zombie of a dead service passes kill(pid, 0) until its parent reaps
- * it, and a pid may be reused. So a process with that pid counts only when it is not a zombie and
- * its start time is the one the container records (CGROUP_XATTR_INSTANCE). Without that record (a
- * container of an older version, or cgroupfs without user xattrs) any live process with the pid
- * keeps the container: it then stays longer, never goes early. For @pid == our own pid this says
- * whether the container is an earlier one of ours (alive) or of a dead service that had our pid.
- * The service is single-threaded, so a zombie state means the whole process has ended.
- */
-static bool instance_is_dead(int container_fd, pid_t pid) {
-        uint64_t recorded;
-        ProcStat st;
-        int r;
-
-        r = proc_stat_read(pid, &st);
-        if (r == -ENOENT || r == -ESRCH)
-                return true;
-        if (r < 0)
-                return false; /* cannot tell: keep */
-        if (st.state == 'Z' || st.state == 'X')
-                return true;
-        if (xattr_get_u64(container_fd, CGROUP_XATTR_INSTANCE, &recorded) <= 0 || st.starttime == 0)
-                return false;
-        return recorded != st.starttime;
-}
-
-/* From the open cgroup.events @events_fd, read again from its start: 1 populated, 0 empty, -errno. */
-static int events_populated(int events_fd) {
-        char buf[SMALL_FILE_MAX];
-        uint64_t v;
-        ssize_t n;
-        int r;
-
-        do
-                n = pread(events_fd, buf, sizeof(buf) - 1, 0);
-        while (n < 0 && errno == EINTR);
-        if (n < 0)
-                return -errno;
-        buf[n] = '\0';
-        r = flat_keyed_get(buf, "populated", &v);
-        if (r < 0)
-                return r;
-        return v != 0;
-}
-
-/* Waits until tree @tree_fd is empty or @deadline (CLOCK_MONOTONIC, usec) has passed: 0 when it
- * is empty, -ETIMEDOUT, or -errno. cgroupfs wakes poll() with POLLPRI when cgroup.events changes;
- * each wake-up is followed by a fresh read, so a change between read and poll is not missed (the
- * kernel compares against the event count of our last read). */
-static int wait_tree_empty(int tree_fd, uint64_t deadline) {
-        _cleanup_close_ int events_fd = -EBADF;
-
-        events_fd = openat(tree_fd, "cgroup.events", O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (events_fd < 0)
-                return -errno;
-        for (;;) {
-                int r = events_populated(events_fd);
-                if (r <= 0)
-                        return r;
-                uint64_t now = now_usec(CLOCK_MONOTONIC);
-                if (now >= deadline)
-                        return -ETIMEDOUT;
-                struct pollfd p = { .fd = events_fd, .events = POLLPRI };
-                int timeout_ms = (int) ((deadline - now + 999) / 1000);
-                if (poll(&p, 1, timeout_ms) < 0 && errno != EINTR)
-                        return -errno;
-        }
-}
-
-/* SIGKILL to every process of a tree: cgroup.kill, else (it failed) each process through a pidfd
- * checked to be in the tree. */
-static void kill_tree(int tree_fd) {
-        struct stat st;
-
-        if (cgroup_tree_kill(tree_fd) >= 0)
-                return;
-        if (fstat(tree_fd, &st) >= 0)
-                (void) cgroup_tree_signal(tree_fd, (uint64_t) st.st_ino, SIGKILL, (uid_t) -1);
-}
-
-/*
- * Ends what a dead service left in its container @container_fd. A SIGKILL or a crash gave that
- * service no chance to keep the promise of kill-on-release, so its trees marked so
- * (CGROUP_XATTR_KILL_ON_RELEASE) are killed now and removed once empty (waiting until @deadline at
- * most). Empty trees go too. Trees whose processes were to outlive the service keep running,
- * and their cgroups stay (a populated cgroup cannot be removed); a later start removes them
- * once empty, and the container with its last tree.
- */
-static void sweep_dead_container(int container_fd, uint64_t deadline) {
-        _cleanup_(closedirp) DIR *d = NULL;
-        int fd;
-
-        fd = openat(container_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return;
-        d = fdopendir(fd);
-        if (!d) {
-                (void) close(fd);
-                return;
-        }
-        /* All trees are killed first, then waited for: they end in parallel. */
-        for (int pass = 0; pass < 2; pass++) {
-                rewinddir(d);
-                for (struct dirent *de; (de = readdir(d)); ) {
-                        _cleanup_close_ int tree_fd = -EBADF;
-                        uint64_t mark;
-
-                        if (de->d_type != DT_DIR || strcmp(de->d_name, ".") == 0 ||
-                            strcmp(de->d_name, "..") == 0)
-                                continue;
-                        tree_fd = openat(container_fd, de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                        if (tree_fd < 0 || xattr_get_u64(tree_fd, CGROUP_XATTR_KILL_ON_RELEASE, &mark) <= 0 ||
-                            mark == 0)
-                                continue;
-                        if (pass == 0)
-                                kill_tree(tree_fd);
-                        else
-                                (void) wait_tree_empty(tree_fd, deadline);
-                }
-        }
-        remove_children(container_fd);
-}
-
-/* Containers of services that died without cleaning up (SIGKILL, a crash): their empty trees
- * and those of kill-on-release processes go, see sweep_dead_container(). */
-static void remove_stale_containers(int own_fd) {
-        _cleanup_(closedirp) DIR *d = NULL;
-        uint64_t deadline = now_usec(CLOCK_MONOTONIC) + STALE_KILL_TIMEOUT_USEC;
-        int fd;
-
-        fd = openat(own_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return;
-        d = fdopendir(fd);
-        if (!d) {
-                (void) close(fd);
-                return;
-        }
-        for (struct dirent *de; (de = readdir(d)); ) {
-                _cleanup_close_ int container_fd = -EBADF;
-                pid_t pid;
-
-                if (de->d_type != DT_DIR || !container_name_pid(de->d_name, &pid) || pid == getpid())
-                        continue;
-                container_fd = openat(own_fd, de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                if (container_fd < 0 || !instance_is_dead(container_fd, pid))
-                        continue;
-                sweep_dead_container(container_fd, deadline);
-                (void) unlinkat(own_fd, de->d_name, AT_REMOVEDIR);
-        }
-}
-
 CgroupRoot *cgroup_root_free(CgroupRoot *r) {
         if (!r)
                 return NULL;
         if (r->fd >= 0) {
-                remove_children(r->fd);
+                cgroup_remove_children(r->fd);
                 /* EBUSY while a tree is left: then it stays for the next start to clean up. */
                 (void) rmdir(r->path);
                 (void) close(r->fd);
@@ -431,7 +245,7 @@ int cgroup_root_new(CgroupRoot **ret) {
         if (!own_is_root && faccessat(own_fd, "cgroup.kill", F_OK, 0) < 0)
                 return errno == ENOENT ? -EOPNOTSUPP : -errno;
 
-        remove_stale_containers(own_fd);
+        cgroup_remove_stale_containers(own_fd);
 
         if (asprintf(&name, CONTAINER_PREFIX "%d", (int) getpid()) < 0)
                 return -ENOMEM;
@@ -455,10 +269,10 @@ int cgroup_root_new(CgroupRoot **ret) {
                  * that had our pid: its empty trees go (and, of a dead service, those of
                  * kill-on-release), and a populated one is not ours to share. */
                 _cleanup_close_ int old_fd = openat(own_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                if (old_fd >= 0 && instance_is_dead(old_fd, getpid()))
-                        sweep_dead_container(old_fd, now_usec(CLOCK_MONOTONIC) + STALE_KILL_TIMEOUT_USEC);
+                if (old_fd >= 0 && cgroup_instance_is_dead(old_fd, getpid()))
+                        cgroup_sweep_dead_container(old_fd, now_usec(CLOCK_MONOTONIC) + STALE_KILL_TIMEOUT_USEC);
                 else if (old_fd >= 0)
-                        remove_children(old_fd);
+                        cgroup_remove_children(old_fd);
                 if (unlinkat(own_fd, name, AT_REMOVEDIR) < 0)
                         return errno == EBUSY ? -EEXIST : -errno;
                 if (mkdirat(own_fd, name, 0755) < 0)
@@ -475,14 +289,14 @@ int cgroup_root_new(CgroupRoot **ret) {
                 return errno == ENOENT ? -EOPNOTSUPP : -errno;
 
         /* Who made the container, for the next start to tell whether we still run. Without user
-         * xattrs (Linux < 5.7) it goes unrecorded: see instance_is_dead(). */
+         * xattrs (Linux < 5.7) it goes unrecorded: see cgroup_instance_is_dead(). */
         ProcStat self;
         r = proc_stat_read(getpid(), &self);
         if (r < 0)
                 return r;
         if (self.starttime == 0)
                 return -EBADMSG;
-        r = xattr_set_u64(root->fd, CGROUP_XATTR_INSTANCE, self.starttime);
+        r = cgroup_xattr_set_u64(root->fd, CGROUP_XATTR_INSTANCE, self.starttime);
         if (r < 0)
                 return r;
 
@@ -514,7 +328,7 @@ int cgroup_tree_create(CgroupRoot *r, uint64_t id, bool kill_on_release, int *re
         }
         /* Before any process is in it: should we die from here on, the next start knows. Where
          * cgroupfs has no user xattrs only Release() and our shutdown can keep the promise. */
-        if (kill_on_release && (ret = xattr_set_u64(fd, CGROUP_XATTR_KILL_ON_RELEASE, 1)) < 0) {
+        if (kill_on_release && (ret = cgroup_xattr_set_u64(fd, CGROUP_XATTR_KILL_ON_RELEASE, 1)) < 0) {
                 (void) unlinkat(r->fd, name, AT_REMOVEDIR);
                 return ret;
         }
@@ -546,10 +360,10 @@ int cgroup_tree_is_populated(int fd) {
         uint64_t v;
         int r;
 
-        r = read_small_file_at(fd, "cgroup.events", buf, sizeof(buf));
+        r = cgroup_read_small_file_at(fd, "cgroup.events", buf, sizeof(buf));
         if (r < 0)
                 return r;
-        r = flat_keyed_get(buf, "populated", &v);
+        r = cgroup_flat_keyed_get(buf, "populated", &v);
         if (r < 0)
                 return r;
         return v != 0;
@@ -654,17 +468,17 @@ int cgroup_tree_read_stats(int fd, CgroupTreeStats *ret) {
         int r;
 
         /* cpu.stat's usage lines are there without the cpu controller: the core keeps them. */
-        r = read_small_file_at(fd, "cpu.stat", buf, sizeof(buf));
+        r = cgroup_read_small_file_at(fd, "cpu.stat", buf, sizeof(buf));
         if (r < 0)
                 return r;
-        r = flat_keyed_get(buf, "user_usec", &stats.user_usec);
+        r = cgroup_flat_keyed_get(buf, "user_usec", &stats.user_usec);
         if (r < 0)
                 return r;
-        r = flat_keyed_get(buf, "system_usec", &stats.system_usec);
+        r = cgroup_flat_keyed_get(buf, "system_usec", &stats.system_usec);
         if (r < 0)
                 return r;
 
-        r = read_small_file_at(fd, "memory.peak", buf, sizeof(buf));
+        r = cgroup_read_small_file_at(fd, "memory.peak", buf, sizeof(buf));
         if (r >= 0) {
                 r = parse_u64_n(buf, strcspn(buf, "\n"), PARSE_NO_LEADING_ZERO, &stats.memory_peak);
                 if (r < 0)
