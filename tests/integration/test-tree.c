@@ -686,7 +686,12 @@ static void finish(TreeFixture *t) {
                 g_variant_get_child(list, i, "(&ouss)", &path, NULL, NULL, NULL);
                 cw_release(t->cw.conn, path);
         }
-        g_assert_cmpuint(cw_list_processes_count(&t->cw), ==, 0);
+        if (cw_list_processes_count(&t->cw) != 0) {
+                g_autoptr(GVariant) left = cw_call(t->cw.conn, CW_MANAGER_PATH, CW_MANAGER_IFACE, "ListProcesses",
+                                                   NULL, "(a(ouss))", NULL);
+                g_autofree char *text = left ? g_variant_print(left, FALSE) : NULL;
+                g_error("objects left after releasing all: %s", text ?: "?");
+        }
         for (guint i = 0; i < t->pids->len; i++)
                 wait_pid_reaped(g_array_index(t->pids, pid_t, i), 5000);
         assert_no_zombies_soon(cw_service_pid(&t->cw), 1000);
@@ -1107,6 +1112,17 @@ static void test_daemonize_owner_gone(TreeFixture *t, gconstpointer data) {
         finish(t);
 }
 
+typedef struct OrphanOf {
+        pid_t pid;
+        pid_t parent;
+} OrphanOf;
+
+static gboolean is_orphan_of(gpointer data) {
+        OrphanOf *q = data;
+        CwProcStat st;
+        return cw_proc_stat(q->pid, &st) && st.ppid == q->parent;
+}
+
 static void test_take_back_parent(TreeFixture *t, gconstpointer data) {
         /* A process with an orphan attributed to it is released while it runs, then adopted
          * again: the orphan's Parent names the new object, whose Descendants list the orphan. */
@@ -1125,10 +1141,21 @@ static void test_take_back_parent(TreeFixture *t, gconstpointer data) {
         g_autofree char *leader = spawn_script(t, script, opts("{'new-session': <true>}"), &leader_pid);
         g_autoptr(GArray) pids = wait_pids(t, "pid", 1);
         pid_t g = g_array_index(pids, pid_t, 0);
+        /* Nothing tells the service that an orphan arrived: it looks after a child of its own
+         * ended. Once it is ours, make one end. */
+        OrphanOf q = { g, cw_service_pid(&t->cw) };
+        if (!cw_wait_until(is_orphan_of, &q, cw_timeout_ms(5000)))
+                g_error("process %d did not re-parent to the service", (int) g);
+        const char *true_argv[] = { "true", NULL };
+        g_autofree char *nudge = cw_spawn(&t->cw, true_argv, NULL, NULL);
+        g_assert_cmpint(cw_wait_for_event(&t->cw, nudge, "exited", 10000), ==, 0);
         Announced *a = wait_announced(t, g, 5000);
         g_autofree char *orphan = g_strdup(a->path);
         g_autofree char *parent = get_object_path(t, orphan, "Parent");
         g_assert_cmpstr(parent, ==, leader);
+        /* Past its wait loop (whose sleeps would re-parent to us once it is killed). */
+        if (!cw_wait_until(pid_runs_sleep, GINT_TO_POINTER((int) leader_pid), cw_timeout_ms(5000)))
+                g_error("process %u did not get to its sleep", leader_pid);
 
         cw_release(t->cw.conn, leader);
         g_autoptr(GVariant) r = cw_call(t->cw.conn, CW_MANAGER_PATH, CW_MANAGER_IFACE, "AdoptPid",
