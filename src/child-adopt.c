@@ -275,29 +275,16 @@ int child_adopt(Manager *m, Client *owner, int *pidfd, const SpawnOptions *o, Ch
                 return r;
 
         bool is_child = info.ppid == (uint32_t) getpid();
-        c = calloc(1, sizeof(Child));
+        c = child_new(m, pid);
         if (!c)
                 return -ENOMEM;
-        *c = (Child) {
-                .manager = m,
-                .pid = pid,
-                .pid_key = (uint64_t) pid,
-                .uid = info.euid,
-                .owner_uid = owner->uid,
-                .adopted = true,
-                .watch_bus = o->watch_bus,
-                .kill_on_release = o->kill_on_release,
+        c->uid = info.euid;
+        c->owner_uid = owner->uid;
+        c->adopted = true;
+        child_apply_options(c, o);
+        if (!is_child)
                 /* Stops and continues are reported to the parent only. */
-                .events = is_child ? o->events : o->events & ~CHILD_EVENTS_STOP_CONTINUE,
-                .kill_signal = o->kill_signal,
-                .kill_timeout_usec = o->kill_timeout_usec,
-                .state = CHILD_STATE_RUNNING,
-                .pidfd = -EBADF,
-                .group_pidfd = -EBADF,
-                .cgroup_fd = -EBADF,
-                .pty_master = -EBADF,
-                .start_usec = now_usec(CLOCK_REALTIME),
-        };
+                c->events &= ~CHILD_EVENTS_STOP_CONTINUE;
         c->argv = read_cmdline(pid);
         c->owner_name = strdup(owner->name);
         c->description = o->description ? object_description_copy(o->description) : NULL;
@@ -412,24 +399,10 @@ int child_adopt_orphan(Manager *m, pid_t pid, Child **ret) {
                 return 0;
         }
 
-        c = calloc(1, sizeof(Child));
+        c = child_new(m, pid);
         if (!c)
                 return -ENOMEM;
-        *c = (Child) {
-                .manager = m,
-                .pid = pid,
-                .pid_key = (uint64_t) pid,
-                .adopted = true,
-                .events = CHILD_EVENTS_DEFAULT,
-                .kill_signal = SIGTERM,
-                .kill_timeout_usec = SPAWN_KILL_TIMEOUT_DEFAULT_USEC,
-                .state = CHILD_STATE_RUNNING,
-                .pidfd = -EBADF,
-                .group_pidfd = -EBADF,
-                .cgroup_fd = -EBADF,
-                .pty_master = -EBADF,
-                .start_usec = now_usec(CLOCK_REALTIME),
-        };
+        c->adopted = true;
         c->argv = read_cmdline(pid);
         if (!c->argv)
                 return -ENOMEM;

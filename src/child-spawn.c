@@ -325,27 +325,15 @@ int child_spawn(Manager *m, Client *owner, sd_bus_message *message, char * const
                 return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "Option 'pty-size' needs 'pty'.");
 
         /* Everything that can fail for lack of memory happens before the program starts. */
-        c = call->child = calloc(1, sizeof(Child));
+        c = call->child = child_new(m, 0); /* its pid comes with the helper's answer */
         if (!c)
                 return -ENOMEM;
-        *c = (Child) {
-                .manager = m,
-                .uid = login ? creds->uid : m->uid,
-                .owner_uid = owner->uid,
-                .watch_bus = o->watch_bus,
-                .kill_on_release = o->kill_on_release,
-                .events = o->events,
-                .kill_signal = o->kill_signal,
-                .kill_timeout_usec = o->kill_timeout_usec,
-                .state = CHILD_STATE_RUNNING,
-                .pidfd = -EBADF,
-                .group_pidfd = -EBADF,
-                .cgroup_fd = -EBADF,
-                .pty_master = -EBADF,
-                .pty = o->pty,
-                .tree = o->tree,
-                .leads_group = new_session || (o->tree && m->tree_mode == TREE_MODE_PROCESS_GROUP),
-        };
+        c->uid = login ? creds->uid : m->uid;
+        c->owner_uid = owner->uid;
+        child_apply_options(c, o);
+        c->pty = o->pty;
+        c->tree = o->tree;
+        c->leads_group = new_session || (o->tree && m->tree_mode == TREE_MODE_PROCESS_GROUP);
         /* The program gets all of argv; its object keeps a bounded copy (object-bounds.h). */
         call->argv = child_strv_copy_compact(argv);
         c->argv = object_argv_copy(argv, NULL);

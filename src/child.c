@@ -38,6 +38,36 @@
 #include "util/proc-stat.h"
 #include "util/strv.h"
 #include "util/time-util.h"
+Child *child_new(Manager *m, pid_t pid) {
+        Child *c = calloc(1, sizeof(Child));
+
+        if (!c)
+                return NULL;
+        *c = (Child) {
+                .manager = m,
+                .pid = pid,
+                .pid_key = pid > 0 ? (uint64_t) pid : 0,
+                .events = CHILD_EVENTS_DEFAULT,
+                .kill_signal = SIGTERM,
+                .kill_timeout_usec = SPAWN_KILL_TIMEOUT_DEFAULT_USEC,
+                .state = CHILD_STATE_RUNNING,
+                .pidfd = -EBADF,
+                .group_pidfd = -EBADF,
+                .cgroup_fd = -EBADF,
+                .pty_master = -EBADF,
+                .start_usec = now_usec(CLOCK_REALTIME),
+        };
+        return c;
+}
+
+void child_apply_options(Child *c, const SpawnOptions *o) {
+        c->watch_bus = o->watch_bus;
+        c->kill_on_release = o->kill_on_release;
+        c->events = o->events;
+        c->kill_signal = o->kill_signal;
+        c->kill_timeout_usec = o->kill_timeout_usec;
+}
+
 const char *child_object_path(const Child *c, char *buf) {
         (void) snprintf(buf, CHILD_PATH_MAX, CHILD_PATH_PREFIX "/%" PRIu64, c->id);
         return buf;

@@ -144,6 +144,12 @@ int child_adopt(Manager *m, Client *owner, int *pidfd, const SpawnOptions *o, Ch
  */
 int child_adopt_orphan(Manager *m, pid_t pid, Child **ret);
 
+/* A Child of @m, running, with no descriptor and the default options; @pid 0 when it is not
+ * known yet (a spawn). The one place a Child is made. */
+Child *child_new(Manager *m, pid_t pid);
+/* The options that Spawn and Adopt share: watch-bus, kill-on-release, events, kill-signal and
+ * kill-timeout-usec. */
+void child_apply_options(Child *c, const SpawnOptions *o);
 Child *child_free(Child *c);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Child *, child_free);
 
